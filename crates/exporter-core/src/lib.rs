@@ -1,0 +1,56 @@
+//! What every exporter daemon in this workspace shares.
+//!
+//! - [`cli`]: the exporter-toolkit and promslog flags (`--web.*`, `--log.*`), kingpin-style `--no-`
+//!   negations, and the rule that a bad flag is one line and exit code 64.
+//! - [`server`]: the metrics HTTP server (landing page, `/healthz`, gzip, `--web.max-requests`,
+//!   graceful shutdown) and the exporter's own `promhttp_*` metrics.
+//! - [`web_config`]: `--web.config.file` (TLS, mutual TLS, basic auth, headers).
+//! - [`exposition`]: a fast writer of the Prometheus text format.
+//! - [`process`]: `process_*` metrics about the daemon itself.
+//! - [`logging`]: logfmt or JSON logs.
+//!
+//! A daemon's `main` parses its flags with [`cli::parse`], calls [`logging::init`], builds its
+//! [`server::Settings`] (which loads the web config), binds, and hands an [`server::App`] to
+//! [`server::serve`] with [`server::shutdown_signal`].
+
+pub mod cli;
+pub mod exposition;
+pub mod logging;
+pub mod process;
+pub mod server;
+pub mod web_config;
+
+pub use exposition::{Exposition, MetricType};
+
+/// Version facts for `<daemon>_build_info`, with client_golang's label names.
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub revision: &'static str,
+    pub branch: &'static str,
+}
+
+/// Adds `<namespace>_build_info` with the labels the Go exporters use. `goversion` carries the
+/// Rust compiler that built us, so a dashboard's "version" table still has something to show.
+pub fn build_info(out: &mut Exposition, namespace: &str, info: &BuildInfo) {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    out.gauge(
+        &format!("{namespace}_build_info"),
+        &format!(
+            "A metric with a constant '1' value labeled by version, revision, branch, goversion from which {namespace} was built, and the goos and goarch for the build."
+        ),
+        &[
+            ("version", info.version),
+            ("revision", info.revision),
+            ("branch", info.branch),
+            ("goversion", concat!("rust")),
+            ("goos", std::env::consts::OS),
+            ("goarch", arch),
+            ("tags", "unknown"),
+        ],
+        1.0,
+    );
+}

@@ -1,0 +1,551 @@
+//! The HTTP side of an exporter: the metrics path, a landing page, `/healthz`, TLS and basic auth
+//! from the web config, a cap on concurrent scrapes, gzip, and the exporter's own metrics.
+//!
+//! As in mini-redis, [`serve`] takes listeners that are already bound and a shutdown future, so
+//! `main` binds before anything serves (and fails cleanly when a port is taken), and tests bind
+//! `127.0.0.1:0`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::cli::{UsageError, WebArgs};
+use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
+use crate::process;
+use crate::web_config::WebConfig;
+
+/// What the landing page says about the daemon.
+#[derive(Clone, Debug)]
+pub struct Landing {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub version: &'static str,
+}
+
+/// The validated web settings of a daemon.
+pub struct Settings {
+    pub listen_addresses: Vec<String>,
+    pub systemd_socket: bool,
+    pub telemetry_path: String,
+    pub max_requests: usize,
+    pub exporter_metrics: bool,
+    pub web_config: WebConfig,
+    pub landing: Landing,
+}
+
+impl Settings {
+    /// Checks the flags and loads `--web.config.file`: a bad one is a [`UsageError`], found
+    /// before any port is bound.
+    pub fn from_args(args: &WebArgs, landing: Landing) -> Result<Self, UsageError> {
+        if !args.telemetry_path.starts_with('/') {
+            return Err(UsageError::new(format!(
+                "--web.telemetry-path must start with '/', got {:?}",
+                args.telemetry_path
+            )));
+        }
+        for addr in &args.listen_addresses {
+            if !addr.contains(':') {
+                return Err(UsageError::new(format!(
+                    "--web.listen-address {addr:?}: missing port (want host:port or :port)"
+                )));
+            }
+        }
+        let web_config = match &args.config_file {
+            Some(path) => WebConfig::load(path)?,
+            None => WebConfig::default(),
+        };
+        Ok(Self {
+            listen_addresses: args.listen_addresses.clone(),
+            systemd_socket: args.systemd_socket,
+            telemetry_path: args.telemetry_path.clone(),
+            max_requests: args.max_requests,
+            exporter_metrics: !args.disable_exporter_metrics,
+            web_config,
+            landing,
+        })
+    }
+
+    /// Binds every listen address (or takes systemd's sockets).
+    pub fn bind(&self) -> anyhow::Result<Vec<StdListener>> {
+        if self.systemd_socket {
+            return systemd_listeners();
+        }
+        self.listen_addresses
+            .iter()
+            .map(|a| bind_address(a))
+            .collect()
+    }
+}
+
+/// A scrape as the daemon sees it.
+#[derive(Debug, Default, Clone)]
+pub struct ScrapeRequest {
+    /// The raw query string (`collect[]=cpu&…`), if any.
+    pub query: Option<String>,
+    /// From Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`, if sent.
+    pub timeout: Option<Duration>,
+}
+
+/// An answer other than 200 to a scrape: a 4xx for a bad request, a 5xx for a failure.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl HttpError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: 500,
+            message: message.into(),
+        }
+    }
+}
+
+pub type ScrapeFuture = Pin<Box<dyn Future<Output = Result<Exposition, HttpError>> + Send>>;
+
+/// What a daemon plugs into the server.
+pub trait App: Send + Sync + 'static {
+    /// Collects the metrics of one scrape.
+    fn scrape(&self, req: ScrapeRequest) -> ScrapeFuture;
+
+    /// The `/healthz` answer: status code and body.
+    fn health(&self) -> (u16, String) {
+        (200, "OK\n".to_string())
+    }
+}
+
+/// client_golang's promhttp self-metrics.
+#[derive(Default)]
+struct HandlerMetrics {
+    in_flight: AtomicI64,
+    code_200: AtomicU64,
+    code_500: AtomicU64,
+    code_503: AtomicU64,
+    errors_encoding: AtomicU64,
+    errors_gathering: AtomicU64,
+}
+
+impl HandlerMetrics {
+    fn count(&self, status: u16) {
+        match status {
+            200 => &self.code_200,
+            503 => &self.code_503,
+            _ => &self.code_500,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn collect(&self, out: &mut Exposition) {
+        out.gauge(
+            "promhttp_metric_handler_requests_in_flight",
+            "Current number of scrapes being served.",
+            &[],
+            self.in_flight.load(Ordering::Relaxed) as f64,
+        );
+        let fam = out.family(
+            "promhttp_metric_handler_requests_total",
+            "Total number of scrapes by HTTP status code.",
+            MetricType::Counter,
+        );
+        for (code, n) in [
+            ("200", &self.code_200),
+            ("500", &self.code_500),
+            ("503", &self.code_503),
+        ] {
+            fam.sample(&[("code", code)], n.load(Ordering::Relaxed) as f64);
+        }
+        let fam = out.family(
+            "promhttp_metric_handler_errors_total",
+            "Total number of internal errors encountered by the promhttp metric handler.",
+            MetricType::Counter,
+        );
+        for (cause, n) in [
+            ("encoding", &self.errors_encoding),
+            ("gathering", &self.errors_gathering),
+        ] {
+            fam.sample(&[("cause", cause)], n.load(Ordering::Relaxed) as f64);
+        }
+    }
+}
+
+struct State {
+    settings: Settings,
+    app: Arc<dyn App>,
+    metrics: HandlerMetrics,
+    limiter: Option<Semaphore>,
+}
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a client may take to send its request headers or finish a TLS handshake.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listeners: Vec<StdListener>,
+    settings: Settings,
+    app: Arc<dyn App>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let limiter = (settings.max_requests > 0).then(|| Semaphore::new(settings.max_requests));
+    let tls = settings.web_config.tls_acceptor();
+    let state = Arc::new(State {
+        settings,
+        app,
+        metrics: HandlerMetrics::default(),
+        limiter,
+    });
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (conn_tx, mut conn_rx) =
+        tokio::sync::mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(64);
+
+    let mut accept_tasks = Vec::new();
+    for l in listeners {
+        l.set_nonblocking(true)
+            .context("setting listener non-blocking")?;
+        let listener = TcpListener::from_std(l).context("registering listener")?;
+        tracing::info!(address = %listener.local_addr()?, tls = tls.is_some(), "Listening on");
+        let tx = conn_tx.clone();
+        accept_tasks.push(tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(conn) => {
+                        if tx.send(conn).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(e) => {
+                        tracing::warn!(err = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }));
+    }
+    drop(conn_tx);
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            conn = conn_rx.recv() => {
+                let Some((stream, peer)) = conn else { break };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+                match &tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(peer = %peer, err = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let tls_stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(peer = %peer, err = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(peer = %peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(peer = %peer, err = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for t in accept_tasks {
+        t.abort();
+    }
+    tracing::info!("shutting down, letting in-flight requests finish");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_seconds = SHUTDOWN_GRACE.as_secs(),
+            "connections still open after the grace period"
+        );
+    }
+    Ok(())
+}
+
+type Resp = Response<Full<Bytes>>;
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let mut resp = route(&state, &req).await;
+    for (name, value) in state.settings.web_config.response_headers() {
+        resp.headers_mut().insert(name.clone(), value.clone());
+    }
+    if req.method() == Method::HEAD {
+        *resp.body_mut() = Full::new(Bytes::new());
+    }
+    Ok(resp)
+}
+
+async fn route(state: &State, req: &Request<Incoming>) -> Resp {
+    if !state.settings.web_config.authorize(req.headers()) {
+        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+        return r;
+    }
+    let path = req.uri().path();
+    let known = path == state.settings.telemetry_path || path == "/" || path == "/healthz";
+    if !known {
+        return text(StatusCode::NOT_FOUND, "404 page not found\n");
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    if path == state.settings.telemetry_path {
+        return metrics(state, req).await;
+    }
+    if path == "/healthz" {
+        let (code, body) = state.app.health();
+        return text(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &body);
+    }
+    landing(&state.settings)
+}
+
+async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
+    let _permit = match &state.limiter {
+        Some(sem) => match sem.try_acquire() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                state.metrics.count(503);
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "Limit of concurrent requests reached ({}), try again later.\n",
+                        state.settings.max_requests
+                    ),
+                );
+            }
+        },
+        None => None,
+    };
+    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let timeout = req
+        .headers()
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64);
+    let scrape = ScrapeRequest {
+        query: req.uri().query().map(str::to_string),
+        timeout,
+    };
+    let result = state.app.scrape(scrape).await;
+    let resp = match result {
+        Ok(mut expo) => {
+            if state.settings.exporter_metrics {
+                process::collect(&mut expo);
+                state.metrics.collect(&mut expo);
+            }
+            let body = expo.to_bytes();
+            state.metrics.count(200);
+            encode(req, body)
+        }
+        Err(e) => {
+            if e.status >= 500 {
+                state
+                    .metrics
+                    .errors_gathering
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            state.metrics.count(e.status);
+            text(
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                &format!("{}\n", e.message),
+            )
+        }
+    };
+    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    resp
+}
+
+/// The body as is, or gzipped when the client accepts it (Prometheus does).
+fn encode(req: &Request<Incoming>, body: Vec<u8>) -> Resp {
+    let gzip = req
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let mut parts = t.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        });
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, CONTENT_TYPE);
+    let body = if gzip {
+        // The fastest level: a scrape's text compresses well anyway, and CPU per scrape is what
+        // an exporter on every node is judged by.
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 4),
+            flate2::Compression::fast(),
+        );
+        match enc.write_all(&body).and_then(|_| enc.finish()) {
+            Ok(z) => {
+                builder = builder.header(header::CONTENT_ENCODING, "gzip");
+                z
+            }
+            Err(_) => body,
+        }
+    } else {
+        body
+    };
+    builder = builder.header(header::VARY, "Accept-Encoding");
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n"))
+}
+
+fn text(status: StatusCode, body: &str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn landing(settings: &Settings) -> Resp {
+    let l = &settings.landing;
+    let path = html_escape(&settings.telemetry_path);
+    let body = format!(
+        "<!DOCTYPE html>\n<html>\n<head><title>{name}</title></head>\n<body>\n<h1>{name}</h1>\n\
+         <p>{desc}</p>\n<p>Version: {version}</p>\n<ul>\n<li><a href=\"{path}\">Metrics</a></li>\n\
+         <li><a href=\"/healthz\">Health</a></li>\n</ul>\n</body>\n</html>\n",
+        name = html_escape(l.name),
+        desc = html_escape(l.description),
+        version = html_escape(l.version),
+    );
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Binds one `--web.listen-address`. Like Go, `:9100` means every address, IPv6 and IPv4.
+fn bind_address(addr: &str) -> anyhow::Result<StdListener> {
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("listen address {addr:?}: bad port"))?;
+        // A dual-stack socket where the host has IPv6; plain IPv4 where it does not.
+        return StdListener::bind(("::", port))
+            .or_else(|_| StdListener::bind(("0.0.0.0", port)))
+            .with_context(|| format!("listen on {addr}"));
+    }
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .with_context(|| format!("listen address {addr:?}: cannot resolve"))?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match StdListener::bind(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => anyhow::Error::new(e).context(format!("listen on {addr}")),
+        None => anyhow::anyhow!("listen address {addr:?} resolves to nothing"),
+    })
+}
+
+/// Sockets passed by systemd socket activation (`LISTEN_FDS`, starting at fd 3).
+fn systemd_listeners() -> anyhow::Result<Vec<StdListener>> {
+    use std::os::fd::FromRawFd;
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if !pid_ok || n <= 0 {
+        anyhow::bail!("--web.systemd-socket given but no sockets were passed by systemd");
+    }
+    // SAFETY: systemd hands these descriptors to this process and nothing else in it owns them.
+    Ok((0..n)
+        .map(|i| unsafe { StdListener::from_raw_fd(3 + i) })
+        .collect())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    // SIGTERM: what Kubernetes and docker send to start a graceful shutdown.
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(err = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+    }
+}

@@ -1,0 +1,74 @@
+//! A drop-in replacement for prometheus/node_exporter on Linux.
+//!
+//! Same metric names, types, labels and units, same flags, same self-metrics. Each collector is
+//! one file under [`collector`], named like node_exporter's; every file it reads goes through the
+//! configured `--path.*` roots ([`collector::Paths`]). [`scrape`] runs the enabled collectors
+//! concurrently under a deadline, so a hung mount or a slow file cannot hang a scrape.
+
+pub mod cli;
+pub mod collector;
+pub mod filter;
+pub mod read;
+pub mod scrape;
+
+use std::sync::Arc;
+
+pub use cli::Cli;
+use exporter_core::cli::UsageError;
+use exporter_core::server::{self, Landing, Settings};
+
+/// Why `run` stopped: a usage problem (exit 64) or a failure while running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Fatal(#[from] anyhow::Error),
+}
+
+/// Builds the collectors, binds the listen addresses and serves until SIGTERM or SIGINT.
+pub fn run(cli: Cli) -> Result<(), RunError> {
+    let app = scrape::NodeApp::from_cli(&cli)?;
+    let settings = Settings::from_args(&cli.web, landing())?;
+    let listeners = settings.bind()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Collectors run on their own threads (see `scrape`); the blocking pool only waits.
+        .max_blocking_threads(8)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "Starting node-exporter"
+    );
+    rt.block_on(server::serve(
+        listeners,
+        settings,
+        Arc::new(app),
+        server::shutdown_signal(),
+    ))?;
+    Ok(())
+}
+
+/// Adds `node_exporter_build_info`.
+pub fn build_info(out: &mut exporter_core::Exposition) {
+    exporter_core::build_info(out, "node_exporter", &scrape::build_facts());
+}
+
+/// The landing page text.
+pub fn landing() -> Landing {
+    Landing {
+        name: "Node Exporter",
+        description: "Prometheus Node Exporter (Rust, drop-in for prometheus/node_exporter)",
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// Caps glibc's malloc arenas (see `main`).
+pub fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}

@@ -1,0 +1,316 @@
+//! One scrape: run the selected collectors on a few worker threads under a deadline, then add
+//! `node_scrape_collector_duration_seconds` and `node_scrape_collector_success` for each.
+//!
+//! Workers are plain threads started per scrape rather than a pool: a collector stuck in the
+//! kernel (a hung NFS mount, node_exporter issue #244) keeps its thread, and the next scrape must
+//! not inherit a pool that the stuck one has eaten. The scrape itself answers at the deadline.
+
+use std::collections::VecDeque;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use exporter_core::cli::UsageError;
+use exporter_core::server::{App, HttpError, ScrapeFuture, ScrapeRequest};
+use exporter_core::{BuildInfo, Exposition, MetricType};
+
+use crate::cli::Cli;
+use crate::collector::{self, CollectError, Collector};
+
+type Named = (&'static str, Arc<dyn Collector>);
+
+pub struct NodeApp {
+    /// The enabled collectors, in name order.
+    collectors: Vec<Named>,
+    timeout: Duration,
+    workers: usize,
+}
+
+impl NodeApp {
+    /// Builds every enabled collector; a bad collector flag (a regex, a path) is a usage error.
+    pub fn from_cli(cli: &Cli) -> Result<Self, UsageError> {
+        let paths = cli.paths();
+        let mut collectors = Vec::new();
+        for (name, _) in collector::ALL {
+            if cli.enabled.iter().any(|e| e == name) {
+                let c = collector::build(name, &paths, &cli.collectors)?;
+                collectors.push((*name, Arc::from(c)));
+            }
+        }
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        tracing::info!(collectors = %cli.enabled.join(","), "Enabled collectors");
+        Ok(Self {
+            collectors,
+            timeout: cli.collector_timeout,
+            workers,
+        })
+    }
+
+    /// The collectors a request asks for: all, or those named by `collect[]`, or all but those
+    /// named by `exclude[]`. Naming a collector that is not enabled is a 400, as upstream.
+    fn select(&self, query: Option<&str>) -> Result<Vec<Named>, HttpError> {
+        let (mut collect, mut exclude) = (Vec::new(), Vec::new());
+        for (k, v) in query.map(parse_query).unwrap_or_default() {
+            match k.as_str() {
+                "collect[]" => collect.push(v),
+                "exclude[]" => exclude.push(v),
+                _ => {}
+            }
+        }
+        if !collect.is_empty() && !exclude.is_empty() {
+            return Err(HttpError::bad_request(
+                "cannot use both collect[] and exclude[] in one request",
+            ));
+        }
+        for name in collect.iter().chain(&exclude) {
+            if !self.collectors.iter().any(|(n, _)| n == name) {
+                let why = if collector::ALL.iter().any(|(n, _)| n == name) {
+                    "disabled"
+                } else {
+                    "missing"
+                };
+                return Err(HttpError::bad_request(format!(
+                    "couldn't create filtered metrics handler: {why} collector: {name}"
+                )));
+            }
+        }
+        Ok(self
+            .collectors
+            .iter()
+            .filter(|(n, _)| collect.is_empty() || collect.iter().any(|c| c == n))
+            .filter(|(n, _)| !exclude.iter().any(|c| c == n))
+            .cloned()
+            .collect())
+    }
+}
+
+impl App for NodeApp {
+    fn scrape(&self, req: ScrapeRequest) -> ScrapeFuture {
+        let selected = self.select(req.query.as_deref());
+        // Leave Prometheus a little of its own timeout to receive the answer.
+        let deadline = match req.timeout {
+            Some(t) => self.timeout.min(t.mul_f64(0.9)),
+            None => self.timeout,
+        };
+        let workers = self.workers;
+        Box::pin(async move {
+            let selected = selected?;
+            tokio::task::spawn_blocking(move || collect_all(selected, workers, deadline))
+                .await
+                .map_err(|e| HttpError::internal(format!("scrape failed: {e}")))
+        })
+    }
+}
+
+struct Outcome {
+    name: &'static str,
+    elapsed: Duration,
+    result: Result<Exposition, CollectError>,
+}
+
+/// Runs the collectors on up to `workers` threads and gathers what finished by the deadline.
+pub fn collect_all(collectors: Vec<Named>, workers: usize, deadline: Duration) -> Exposition {
+    let start = Instant::now();
+    let names: Vec<&'static str> = collectors.iter().map(|(n, _)| *n).collect();
+    let queue = Arc::new(Mutex::new(VecDeque::from(collectors)));
+    let (tx, rx) = mpsc::channel::<Outcome>();
+    for _ in 0..workers.min(names.len()) {
+        let queue = queue.clone();
+        let tx = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || loop {
+                let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+                let Some((name, c)) = next else { return };
+                let t0 = Instant::now();
+                let mut out = Exposition::new();
+                let result = c.update(&mut out).map(|()| out);
+                if tx
+                    .send(Outcome {
+                        name,
+                        elapsed: t0.elapsed(),
+                        result,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(err = %e, "cannot start a collector thread");
+        }
+    }
+    drop(tx);
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(names.len());
+    while outcomes.len() < names.len() {
+        let left = deadline.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(o) => outcomes.push(o),
+            Err(_) => break,
+        }
+    }
+
+    let mut out = Exposition::new();
+    crate::build_info(&mut out);
+    let mut durations = Vec::with_capacity(names.len());
+    for name in &names {
+        let (elapsed, ok) = match outcomes.iter().position(|o| o.name == *name) {
+            Some(i) => {
+                let o = outcomes.swap_remove(i);
+                let ok = match o.result {
+                    Ok(e) => {
+                        out.merge(e);
+                        true
+                    }
+                    Err(CollectError::NoData(why)) => {
+                        tracing::debug!(name, duration_seconds = o.elapsed.as_secs_f64(), err = %why, "collector returned no data");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(name, duration_seconds = o.elapsed.as_secs_f64(), err = %format!("{e:#}"), "collector failed");
+                        false
+                    }
+                };
+                (o.elapsed, ok)
+            }
+            None => {
+                tracing::warn!(
+                    name,
+                    deadline_seconds = deadline.as_secs_f64(),
+                    "collector timed out; answering without it"
+                );
+                (start.elapsed(), false)
+            }
+        };
+        durations.push((*name, elapsed, ok));
+    }
+    let fam = out.family(
+        "node_scrape_collector_duration_seconds",
+        "node_exporter: Duration of a collector scrape.",
+        MetricType::Gauge,
+    );
+    for (name, elapsed, _) in &durations {
+        fam.sample(&[("collector", name)], elapsed.as_secs_f64());
+    }
+    let fam = out.family(
+        "node_scrape_collector_success",
+        "node_exporter: Whether a collector succeeded.",
+        MetricType::Gauge,
+    );
+    for (name, _, ok) in &durations {
+        fam.sample(&[("collector", name)], if *ok { 1.0 } else { 0.0 });
+    }
+    out
+}
+
+/// `k=v&k2=v2`, percent-decoded (`collect%5B%5D=cpu` is how most clients send `collect[]`).
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The build facts of this binary.
+pub fn build_facts() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: option_env!("GIT_REVISION").unwrap_or("unknown"),
+        branch: option_env!("GIT_BRANCH").unwrap_or("unknown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(f64);
+    impl Collector for Fixed {
+        fn update(&self, out: &mut Exposition) -> collector::CollectResult {
+            out.gauge("node_test_value", "Test.", &[], self.0);
+            Ok(())
+        }
+    }
+    struct Failing;
+    impl Collector for Failing {
+        fn update(&self, _out: &mut Exposition) -> collector::CollectResult {
+            Err(anyhow::anyhow!("boom").into())
+        }
+    }
+    struct Hung;
+    impl Collector for Hung {
+        fn update(&self, _out: &mut Exposition) -> collector::CollectResult {
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(())
+        }
+    }
+
+    fn render(e: Exposition) -> String {
+        String::from_utf8(e.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn failing_and_hung_collectors_leave_the_rest() {
+        let cs: Vec<Named> = vec![
+            ("a", Arc::new(Fixed(7.0))),
+            ("b", Arc::new(Failing)),
+            ("c", Arc::new(Hung)),
+        ];
+        let t0 = Instant::now();
+        let text = render(collect_all(cs, 2, Duration::from_millis(300)));
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the deadline was not kept"
+        );
+        assert!(text.contains("node_test_value 7\n"), "{text}");
+        assert!(text.contains("node_scrape_collector_success{collector=\"a\"} 1\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"b\"} 0\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"c\"} 0\n"));
+    }
+
+    #[test]
+    fn query_parsing() {
+        assert_eq!(
+            parse_query("collect%5B%5D=cpu&collect[]=meminfo&x"),
+            vec![
+                ("collect[]".to_string(), "cpu".to_string()),
+                ("collect[]".to_string(), "meminfo".to_string()),
+                ("x".to_string(), String::new())
+            ]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+}
