@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what the tests and benchmarks need from Debian's packages:
+#   prometheus               promtool for `promtool check metrics`, and a real Prometheus
+#   prometheus-node-exporter the Go node_exporter the parity test and `make bench-node` compare against
+#   curl                     a real HTTP client for the TLS / basic-auth end-to-end tests
+#   strace                   lists the files a scrape opens (benchmark floor)
+set -euo pipefail
+
+packages=(prometheus prometheus-node-exporter curl strace)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts the packaged daemons; the tests start their own copies on free ports, and the
+# packaged services would hold :9090 and :9100, which `make run` wants.
+for svc in prometheus prometheus-node-exporter; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
