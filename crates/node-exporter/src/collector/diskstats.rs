@@ -26,16 +26,19 @@ pub struct Args {
     /// Regexp of diskstats devices to exclude (mutually exclusive to device-include). [default: ^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$]
     // An Option rather than a clap default: like node_exporter we must know whether the user set
     // it, because an include pattern given alone replaces the default exclude.
-    #[arg(long = "collector.diskstats.device-exclude", value_name = "REGEX")]
+    #[arg(long = "collector.diskstats.device-exclude",
+        id = "collector.diskstats.device-exclude", value_name = "REGEX")]
     pub device_exclude: Option<String>,
 
     /// Regexp of diskstats devices to include (mutually exclusive to device-exclude).
-    #[arg(long = "collector.diskstats.device-include", value_name = "REGEX")]
+    #[arg(long = "collector.diskstats.device-include",
+        id = "collector.diskstats.device-include", value_name = "REGEX")]
     pub device_include: Option<String>,
 
     /// DEPRECATED: Use collector.diskstats.device-exclude
     #[arg(
         long = "collector.diskstats.ignored-devices",
+        id = "collector.diskstats.ignored-devices",
         value_name = "REGEX",
         hide = true
     )]

@@ -42,33 +42,39 @@ pub struct Args {
     /// Regexp of mount points to exclude for filesystem collector. (mutually exclusive to mount-points-include) [default: ^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)]
     // Options rather than clap defaults: an include given alone replaces the default exclude,
     // so we must know whether the exclude was set.
-    #[arg(long = "collector.filesystem.mount-points-exclude", value_name = "REGEX")]
+    #[arg(long = "collector.filesystem.mount-points-exclude",
+        id = "collector.filesystem.mount-points-exclude", value_name = "REGEX")]
     pub mount_points_exclude: Option<String>,
 
     /// Regexp of mount points to include for filesystem collector. (mutually exclusive to mount-points-exclude)
-    #[arg(long = "collector.filesystem.mount-points-include", value_name = "REGEX")]
+    #[arg(long = "collector.filesystem.mount-points-include",
+        id = "collector.filesystem.mount-points-include", value_name = "REGEX")]
     pub mount_points_include: Option<String>,
 
     /// Regexp of mount points to ignore for filesystem collector.
     #[arg(
         long = "collector.filesystem.ignored-mount-points",
+        id = "collector.filesystem.ignored-mount-points",
         value_name = "REGEX",
         hide = true
     )]
     pub ignored_mount_points: Option<String>,
 
     /// Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-include) [default: ^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$]
-    #[arg(long = "collector.filesystem.fs-types-exclude", value_name = "REGEX")]
+    #[arg(long = "collector.filesystem.fs-types-exclude",
+        id = "collector.filesystem.fs-types-exclude", value_name = "REGEX")]
     pub fs_types_exclude: Option<String>,
 
     /// Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-exclude)
     // Upstream's help says "exclude" here too; kept word for word.
-    #[arg(long = "collector.filesystem.fs-types-include", value_name = "REGEX")]
+    #[arg(long = "collector.filesystem.fs-types-include",
+        id = "collector.filesystem.fs-types-include", value_name = "REGEX")]
     pub fs_types_include: Option<String>,
 
     /// Regexp of filesystem types to ignore for filesystem collector.
     #[arg(
         long = "collector.filesystem.ignored-fs-types",
+        id = "collector.filesystem.ignored-fs-types",
         value_name = "REGEX",
         hide = true
     )]
@@ -77,6 +83,7 @@ pub struct Args {
     /// how long to wait for a mount to respond before marking it as stale
     #[arg(
         long = "collector.filesystem.mount-timeout",
+        id = "collector.filesystem.mount-timeout",
         default_value = "5s",
         value_parser = crate::cli::parse_duration,
         value_name = "DURATION",
@@ -87,6 +94,7 @@ pub struct Args {
     /// how many stat calls to process simultaneously
     #[arg(
         long = "collector.filesystem.stat-workers",
+        id = "collector.filesystem.stat-workers",
         default_value_t = 4,
         value_name = "N",
         hide = true

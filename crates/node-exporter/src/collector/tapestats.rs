@@ -17,6 +17,7 @@ pub struct Args {
     /// Regexp of devices to ignore for tapestats.
     #[arg(
         long = "collector.tapestats.ignored-devices",
+        id = "collector.tapestats.ignored-devices",
         default_value = "^$",
         value_name = "REGEX"
     )]
