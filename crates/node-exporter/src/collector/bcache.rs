@@ -252,6 +252,7 @@ impl Collector for Bcache {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::fs;

@@ -336,6 +336,7 @@ impl Collector for Diskstats {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::fs;

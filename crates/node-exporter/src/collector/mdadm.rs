@@ -270,6 +270,7 @@ impl Collector for Mdadm {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::fs;

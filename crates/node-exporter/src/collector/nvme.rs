@@ -142,6 +142,7 @@ impl Collector for Nvme {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::fs;

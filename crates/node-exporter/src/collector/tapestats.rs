@@ -110,6 +110,7 @@ impl Collector for Tapestats {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::fs;
