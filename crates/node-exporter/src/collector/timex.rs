@@ -70,6 +70,8 @@ impl Collector for Timex {
     }
 }
 
+// c_long is i64 here but i32 on 32-bit targets, where the conversions are needed.
+#[allow(clippy::useless_conversion)]
 fn read_timex() -> std::io::Result<TimexState> {
     // SAFETY: timex is plain integers, valid when zeroed; modes == 0 makes adjtimex read-only,
     // and it writes only into the struct we pass.
@@ -83,21 +85,21 @@ fn read_timex() -> std::io::Result<TimexState> {
     }
     Ok(TimexState {
         state,
-        offset: t.offset as i64,
-        freq: t.freq as i64,
-        maxerror: t.maxerror as i64,
-        esterror: t.esterror as i64,
+        offset: i64::from(t.offset),
+        freq: i64::from(t.freq),
+        maxerror: i64::from(t.maxerror),
+        esterror: i64::from(t.esterror),
         status: t.status,
-        constant: t.constant as i64,
-        tick: t.tick as i64,
-        ppsfreq: t.ppsfreq as i64,
-        jitter: t.jitter as i64,
+        constant: i64::from(t.constant),
+        tick: i64::from(t.tick),
+        ppsfreq: i64::from(t.ppsfreq),
+        jitter: i64::from(t.jitter),
         shift: t.shift,
-        stabil: t.stabil as i64,
-        jitcnt: t.jitcnt as i64,
-        calcnt: t.calcnt as i64,
-        errcnt: t.errcnt as i64,
-        stbcnt: t.stbcnt as i64,
+        stabil: i64::from(t.stabil),
+        jitcnt: i64::from(t.jitcnt),
+        calcnt: i64::from(t.calcnt),
+        errcnt: i64::from(t.errcnt),
+        stbcnt: i64::from(t.stbcnt),
         tai: t.tai,
     })
 }
