@@ -1,6 +1,10 @@
-//! The `kernel_hung` collector (disabled by default): `node_kernel_hung_task_detect_count` from
-//! `/proc/sys/kernel/hung_task_detect_count`, which Linux 6.7 added. Older kernels have no
-//! such file: no data, as node_exporter 1.11.1 and later report it.
+//! The `kernel_hung` collector: `node_kernel_hung_tasks_total` from
+//! `/proc/sys/kernel/hung_task_detect_count` (Linux 6.7+, with CONFIG_DETECT_HUNG_TASK). Older
+//! kernels have no such file: no data, as node_exporter reports it since 1.11.1.
+//!
+//! node_exporter 1.11.0 shipped this as `node_kernel_hung_task_detect_count` with a help text
+//! copied from the stat collector; 1.11.1 renamed it to the name and help used here, and has
+//! the collector enabled by default.
 
 use std::path::PathBuf;
 
@@ -26,9 +30,12 @@ impl Collector for KernelHung {
         let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
         let count = parse_count(&text)
             .ok_or_else(|| anyhow::anyhow!("{}: not a number: {:?}", self.path.display(), text.trim()))?;
-        // The help text is node_exporter's, copy-pasted there from the stat collector; kept so
-        // the two exporters' output is the same.
-        out.counter("node_kernel_hung_task_detect_count", "Total number of interrupts serviced.", &[], count);
+        out.counter(
+            "node_kernel_hung_tasks_total",
+            "Total number of tasks that have been detected as hung since the system booted.",
+            &[],
+            count,
+        );
         Ok(())
     }
 }
@@ -61,8 +68,8 @@ mod tests {
         c.update(&mut out).unwrap();
         assert_eq!(
             String::from_utf8(out.to_bytes()).unwrap(),
-            "# HELP node_kernel_hung_task_detect_count Total number of interrupts serviced.\n\
-             # TYPE node_kernel_hung_task_detect_count counter\nnode_kernel_hung_task_detect_count 3\n"
+            "# HELP node_kernel_hung_tasks_total Total number of tasks that have been detected as hung since the system booted.\n\
+             # TYPE node_kernel_hung_tasks_total counter\nnode_kernel_hung_tasks_total 3\n"
         );
     }
 }
