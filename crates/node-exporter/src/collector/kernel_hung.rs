@@ -2,9 +2,10 @@
 //! `/proc/sys/kernel/hung_task_detect_count` (Linux 6.7+, with CONFIG_DETECT_HUNG_TASK). Older
 //! kernels have no such file: no data, as node_exporter reports it since 1.11.1.
 //!
-//! node_exporter 1.11.0 shipped this as `node_kernel_hung_task_detect_count` with a help text
-//! copied from the stat collector; 1.11.1 renamed it to the name and help used here, and has
-//! the collector enabled by default.
+//! Early versions of node_exporter's collector named the metric
+//! `node_kernel_hung_task_detect_count` (with a help text copied from the stat collector);
+//! released versions (1.11.1 output checked) use the name and help here, with the collector
+//! enabled by default.
 
 use std::path::PathBuf;
 
