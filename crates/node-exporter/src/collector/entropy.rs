@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::{CollectError, CollectResult, Collector, Paths};
+use super::{CollectResult, Collector, Paths};
 
 #[derive(clap::Args, Debug, Clone, Default)]
 #[group(skip)]
@@ -38,9 +38,9 @@ impl Collector for Entropy {
     }
 }
 
-fn read_bits(path: &std::path::Path) -> Result<f64, CollectError> {
-    let text = crate::read::string(path).map_err(|e| CollectError::from_io(path, e))?;
-    parse_bits(&text).ok_or_else(|| anyhow::anyhow!("{}: not a number: {:?}", path.display(), text.trim()).into())
+fn read_bits(path: &std::path::Path) -> Result<f64, String> {
+    let text = crate::read::string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_bits(&text).ok_or_else(|| format!("{}: not a number: {:?}", path.display(), text.trim()))
 }
 
 /// One unsigned number, as the sysctl files hold: `"256\n"`.
