@@ -1,7 +1,7 @@
 //! The `timex` collector: the kernel's clock discipline state from adjtimex(2) (read only:
 //! `modes` is 0), converted to seconds, ratios and hertz exactly as node_exporter does.
 //!
-//! Where adjtimex is not allowed (a seccomp profile, EPERM) there is no data.
+//! Where adjtimex is not allowed (a seccomp profile: EPERM or EACCES) there is no data.
 
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
@@ -53,7 +53,8 @@ const NANO: f64 = 1000000000.0;
 impl Collector for Timex {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let t = read_timex().map_err(|e| {
-            if e.raw_os_error() == Some(libc::EPERM) {
+            // Go's os.ErrPermission, which node_exporter checks, covers both.
+            if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
                 CollectError::NoData(format!("not collecting timex metrics: {e}"))
             } else {
                 anyhow::anyhow!("failed to retrieve adjtimex stats: {e}").into()
