@@ -3,7 +3,7 @@
 //! `/proc/cpuinfo` metadata.
 //!
 //! `/proc/stat` counts in USER_HZ ticks. Like node_exporter (whose procfs library hard-codes
-//! it) this divides by 100, the USER_HZ of every architecture Linux runs on but alpha and ia64.
+//! it) this divides by 100, the USER_HZ of x86, arm, arm64, ppc, s390 and riscv (alpha differs).
 //!
 //! The kernel's per-CPU counters are not monotonic: iowait can step back, and a CPU unplugged
 //! and plugged back restarts from zero. As node_exporter, the collector remembers the last value
