@@ -78,6 +78,9 @@ impl Cli {
         let (mut cli, matches) =
             exporter_core::cli::parse::<Cli, _>(argv, ":9100", collector::enable_flags)?;
         cli.enabled = enabled_collectors(&matches, cli.disable_defaults);
+        // Upstream's cpu collector adds cpuinfo frequencies under --collector.cpu.info only
+        // while the cpufreq collector is enabled.
+        cli.collectors.cpu.cpufreq_disabled = !cli.enabled.iter().any(|e| e == "cpufreq");
         Ok(cli)
     }
 
@@ -158,14 +161,15 @@ mod tests {
         assert_eq!(cli.web.listen_addresses, vec![":9100"]);
         assert_eq!(cli.procfs, PathBuf::from("/proc"));
         assert!(cli.enabled.contains(&"cpu".to_string()));
-        assert!(!cli.enabled.contains(&"kernel_hung".to_string()));
+        assert!(cli.enabled.contains(&"kernel_hung".to_string()));
     }
 
     #[test]
     fn collector_flags_last_wins() {
-        let cli = Cli::parse_from(["n", "--no-collector.cpu", "--collector.kernel_hung"]).unwrap();
+        let cli =
+            Cli::parse_from(["n", "--no-collector.cpu", "--no-collector.kernel_hung"]).unwrap();
         assert!(!cli.enabled.contains(&"cpu".to_string()));
-        assert!(cli.enabled.contains(&"kernel_hung".to_string()));
+        assert!(!cli.enabled.contains(&"kernel_hung".to_string()));
         let cli = Cli::parse_from(["n", "--no-collector.cpu", "--collector.cpu"]).unwrap();
         assert!(cli.enabled.contains(&"cpu".to_string()));
         let cli =

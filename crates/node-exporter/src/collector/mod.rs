@@ -171,7 +171,7 @@ collectors! {
     "hwmon" => hwmon, default true;
     "infiniband" => infiniband, default true;
     "ipvs" => ipvs, default true;
-    "kernel_hung" => kernel_hung, default false;
+    "kernel_hung" => kernel_hung, default true;
     "loadavg" => loadavg, default true;
     "mdadm" => mdadm, default true;
     "meminfo" => meminfo, default true;
