@@ -51,7 +51,7 @@ pub fn parse_sockstat(text: &str) -> Result<Sockstat, String> {
             return Err(format!("malformed sockstat line: {line:?}"));
         }
         let kvs = &fields[1..];
-        if kvs.len() % 2 != 0 {
+        if !kvs.len().is_multiple_of(2) {
             return Err(format!("odd number of fields in key/value pairs: {line:?}"));
         }
         let mut pairs = Vec::with_capacity(kvs.len() / 2);
@@ -79,7 +79,7 @@ pub fn parse_sockstat(text: &str) -> Result<Sockstat, String> {
 }
 
 impl SockStat {
-    fn read(&self, path: &PathBuf, family: &str) -> Result<Option<Sockstat>, anyhow::Error> {
+    fn read(&self, path: &std::path::Path, family: &str) -> Result<Option<Sockstat>, anyhow::Error> {
         match crate::read::string(path) {
             Ok(text) => parse_sockstat(&text)
                 .map(Some)
