@@ -843,6 +843,27 @@ mod tests {
     }
 
     #[test]
+    fn netlink_flag_negation_last_one_wins() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: Args,
+        }
+        let p = |argv: &[&str]| T::try_parse_from(argv).map(|t| !t.a.netdev_no_netlink);
+        assert_eq!(p(&["t"]).ok(), Some(true));
+        assert_eq!(p(&["t", "--no-collector.netdev.netlink"]).ok(), Some(false));
+        assert_eq!(
+            p(&["t", "--no-collector.netdev.netlink", "--collector.netdev.netlink"]).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            p(&["t", "--collector.netdev.netlink", "--no-collector.netdev.netlink"]).ok(),
+            Some(false)
+        );
+    }
+
+    #[test]
     fn address_scopes_like_go() {
         let s = |a: &str| scope(a.parse().unwrap());
         assert_eq!(s("127.0.0.1"), "link-local");
