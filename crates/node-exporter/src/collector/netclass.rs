@@ -6,6 +6,9 @@
 //! whose values are exposed. Attributes the kernel refuses for the device's state (`carrier`
 //! and `speed` of a down link answer EINVAL, some drivers EOPNOTSUPP) are left out, as upstream
 //! does, and so is a value that is not a number.
+//!
+//! `--collector.netclass.netlink` switches to upstream's rtnetlink variant (see
+//! [`LinkInfo`]), with `--collector.netclass_rtnl.with-stats` adding the link counters.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -48,15 +51,12 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
             e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
         ))
     })?;
-    if args.netclass_netlink {
-        // Upstream's netlink variant reads the same properties from an RTM_GETLINK dump plus
-        // ethtool; we serve them from sysfs, which gives the same families.
-        tracing::info!("--collector.netclass.netlink: reading the interface properties from sysfs");
-    }
     Ok(Box::new(NetClass {
         dir: paths.sys("class/net"),
         ignored,
         ignore_invalid_speed: args.netclass_ignore_invalid_speed,
+        netlink: args.netclass_netlink,
+        with_stats: args.netclass_rtnl_with_stats,
     }))
 }
 
@@ -64,6 +64,8 @@ struct NetClass {
     dir: PathBuf,
     ignored: Regex,
     ignore_invalid_speed: bool,
+    netlink: bool,
+    with_stats: bool,
 }
 
 /// The numeric attributes exposed as `node_network_<name>`, with whether they are counters.
@@ -103,6 +105,9 @@ pub struct Iface {
 
 impl Collector for NetClass {
     fn update(&self, out: &mut Exposition) -> CollectResult {
+        if self.netlink {
+            return self.update_netlink(out);
+        }
         let names = match list_devices(&self.dir) {
             Ok(n) => n,
             Err(e) if is_absent(&e) => {
@@ -306,6 +311,252 @@ pub fn read_iface(dir: &Path, name: &str) -> std::io::Result<Iface> {
     Ok(iface)
 }
 
+/// `--collector.netclass.netlink`: most properties from one `RTM_GETLINK` dump, as
+/// node_exporter's `netclass_rtnl` variant does. Its quirks are kept: `dormant` carries the
+/// link mode, `node_network_info` has no `adminstate`, attributes netlink always sends (MTU,
+/// queue length, group, link mode) are exposed for every device, the carrier ones only when
+/// sent. `addr_assign_type`, `dev_id` and `name_assign_type` still come from sysfs.
+///
+/// Upstream takes duplex and speed from ethtool's netlink family; we read the same kernel
+/// values from sysfs (`duplex`, `speed`) and print them as ethtool's names would, which differs
+/// only for down links (sysfs refuses to answer there, ethtool still reports).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LinkInfo {
+    pub name: String,
+    /// `ifi_type`.
+    pub kind: u16,
+    pub index: u32,
+    pub flags: u32,
+    pub address: String,
+    pub broadcast: String,
+    pub mtu: u32,
+    /// `IFLA_LINK`, 0 when absent (the kernel omits it when it equals the index).
+    pub link: u32,
+    pub txqlen: u32,
+    pub operstate: u8,
+    pub linkmode: u8,
+    pub ifalias: Option<String>,
+    pub group: u32,
+    pub carrier: Option<u8>,
+    pub carrier_changes: Option<u32>,
+    pub carrier_up: Option<u32>,
+    pub carrier_down: Option<u32>,
+    pub stats64: Option<[u64; 24]>,
+}
+
+/// Go's `net.HardwareAddr.String()`.
+fn hw_addr(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn u32_attr(d: &[u8]) -> Option<u32> {
+    Some(u32::from_ne_bytes(d.get(..4)?.try_into().ok()?))
+}
+
+/// One `RTM_NEWLINK` body: `ifinfomsg` (family, pad, type, index, flags, change) + attributes.
+pub fn parse_link(body: &[u8]) -> Option<LinkInfo> {
+    let mut l = LinkInfo {
+        kind: u16::from_ne_bytes(body.get(2..4)?.try_into().ok()?),
+        index: u32::from_ne_bytes(body.get(4..8)?.try_into().ok()?),
+        flags: u32::from_ne_bytes(body.get(8..12)?.try_into().ok()?),
+        ..LinkInfo::default()
+    };
+    let mut name = None;
+    for (kind, d) in super::netdev::rtnl::attrs(body.get(16..)?) {
+        match kind {
+            1 => l.address = hw_addr(d),
+            2 => l.broadcast = hw_addr(d),
+            3 => name = Some(super::netdev::rtnl::c_string(d)),
+            4 => l.mtu = u32_attr(d)?,
+            5 => l.link = u32_attr(d)?,
+            13 => l.txqlen = u32_attr(d)?,
+            16 => l.operstate = *d.first()?,
+            17 => l.linkmode = *d.first()?,
+            20 => l.ifalias = Some(super::netdev::rtnl::c_string(d)),
+            23 => {
+                let mut v = [0u64; 24];
+                for (x, c) in v.iter_mut().zip(d.chunks_exact(8)) {
+                    *x = u64::from_ne_bytes(c.try_into().ok()?);
+                }
+                l.stats64 = Some(v);
+            }
+            27 => l.group = u32_attr(d)?,
+            33 => l.carrier = d.first().copied(),
+            35 => l.carrier_changes = u32_attr(d),
+            47 => l.carrier_up = u32_attr(d),
+            48 => l.carrier_down = u32_attr(d),
+            _ => {}
+        }
+    }
+    l.name = name?;
+    Some(l)
+}
+
+/// `IF_OPER_*` names, as node_exporter prints them.
+const OPERSTATES: [&str; 7] = [
+    "unknown",
+    "notpresent",
+    "down",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "up",
+];
+
+/// The `--collector.netclass_rtnl.with-stats` gauges, in `rtnl_link_stats64` order.
+const RTNL_STATS: [&str; 24] = [
+    "receive_packets_total",
+    "transmit_packets_total",
+    "receive_bytes_total",
+    "transmit_bytes_total",
+    "receive_errors_total",
+    "transmit_errors_total",
+    "receive_dropped_total",
+    "transmit_dropped_total",
+    "multicast_total",
+    "collisions_total",
+    "receive_length_errors_total",
+    "receive_over_errors_total",
+    "receive_crc_errors_total",
+    "receive_frame_errors_total",
+    "receive_fifo_errors_total",
+    "receive_missed_errors_total",
+    "transmit_aborted_errors_total",
+    "transmit_carrier_errors_total",
+    "transmit_fifo_errors_total",
+    "transmit_heartbeat_errors_total",
+    "transmit_window_errors_total",
+    "receive_compressed_total",
+    "transmit_compressed_total",
+    "receive_nohandler_total",
+];
+
+impl NetClass {
+    fn update_netlink(&self, out: &mut Exposition) -> CollectResult {
+        let mut links = Vec::new();
+        super::netdev::rtnl::dump(super::netdev::rtnl::RTM_GETLINK, &[0u8; 16], |kind, body| {
+            if kind == super::netdev::rtnl::RTM_NEWLINK {
+                if let Some(l) = parse_link(body) {
+                    links.push(l);
+                }
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("could not get net class info: {e}"))?;
+        for l in links.iter().filter(|l| !self.ignored.is_match(&l.name)) {
+            let dir = self.dir.join(&l.name);
+            let attr = |f: &str| -> Result<Option<String>, CollectError> {
+                read_attr(&dir.join(f))
+                    .map_err(|e| anyhow::anyhow!("could not get sysfs device info: {e}").into())
+            };
+            self.emit_link(out, l, &attr)?;
+        }
+        Ok(())
+    }
+
+    fn emit_link(
+        &self,
+        out: &mut Exposition,
+        l: &LinkInfo,
+        attr: &dyn Fn(&str) -> Result<Option<String>, CollectError>,
+    ) -> CollectResult {
+        let dev = [("device", l.name.as_str())];
+        let num = |f: &str| -> Result<Option<i64>, CollectError> {
+            Ok(attr(f)?.and_then(|v| parse_int(&v)))
+        };
+        let gauge = |out: &mut Exposition, name: &str, v: f64| {
+            out.gauge(
+                &format!("node_network_{name}"),
+                &format!("Network device property: {name}"),
+                &dev,
+                v,
+            )
+        };
+        if let Some(speed) = num("speed")? {
+            // ethtool reports an unknown speed as 0xffffffff, which upstream turns into a Go
+            // int (no longer negative) and exposes as such: 536870911875000 (checked against
+            // node_exporter 1.5.0 on a virtio NIC). sysfs prints the same u32 as -1.
+            let mbit = u64::from(speed as u32);
+            gauge(out, "speed_bytes", (mbit * 1000 * 1000 / 8) as f64);
+        }
+        out.gauge(
+            "node_network_up",
+            "Value is 1 if operstate is 'up', 0 otherwise.",
+            &dev,
+            if l.operstate == 6 { 1.0 } else { 0.0 },
+        );
+        // ethtool's duplex names are capitalised.
+        let duplex = match attr("duplex")?.as_deref() {
+            Some("full") => "Full".to_string(),
+            Some("half") => "Half".to_string(),
+            Some("unknown") => "Unknown".to_string(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        out.gauge(
+            "node_network_info",
+            "Non-numeric data of <iface>, value is always 1.",
+            &[
+                ("device", &l.name),
+                ("address", &l.address),
+                ("broadcast", &l.broadcast),
+                ("duplex", &duplex),
+                (
+                    "operstate",
+                    OPERSTATES.get(usize::from(l.operstate)).unwrap_or(&"unknown"),
+                ),
+                ("ifalias", l.ifalias.as_deref().unwrap_or("")),
+            ],
+            1.0,
+        );
+        if let Some(v) = num("addr_assign_type")? {
+            gauge(out, "address_assign_type", v as f64);
+        }
+        if let Some(v) = l.carrier {
+            gauge(out, "carrier", f64::from(v));
+        }
+        for (name, v) in [
+            ("carrier_changes_total", l.carrier_changes),
+            ("carrier_up_changes_total", l.carrier_up),
+            ("carrier_down_changes_total", l.carrier_down),
+        ] {
+            if let Some(v) = v {
+                out.counter(
+                    &format!("node_network_{name}"),
+                    &format!("Network device property: {name}"),
+                    &dev,
+                    f64::from(v),
+                );
+            }
+        }
+        if let Some(v) = num("dev_id")? {
+            gauge(out, "device_id", v as f64);
+        }
+        gauge(out, "flags", f64::from(l.flags));
+        gauge(out, "iface_id", f64::from(l.index));
+        gauge(out, "iface_link_mode", f64::from(l.linkmode));
+        // Upstream exposes the link mode as `dormant` too.
+        gauge(out, "dormant", f64::from(l.linkmode));
+        gauge(
+            out,
+            "iface_link",
+            f64::from(if l.link > 0 { l.link } else { l.index }),
+        );
+        gauge(out, "mtu_bytes", f64::from(l.mtu));
+        if let Some(v) = num("name_assign_type")? {
+            gauge(out, "name_assign_type", v as f64);
+        }
+        gauge(out, "net_dev_group", f64::from(l.group));
+        gauge(out, "transmit_queue_length", f64::from(l.txqlen));
+        gauge(out, "protocol_type", f64::from(l.kind));
+        if let (true, Some(stats)) = (self.with_stats, &l.stats64) {
+            for (name, v) in RTNL_STATS.iter().zip(stats.iter()) {
+                gauge(out, name, *v as f64);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,5 +710,99 @@ mod tests {
         let i = read_iface(Path::new("/sys/class/net/lo"), "lo").unwrap();
         assert_eq!(i.operstate, "unknown");
         assert!(i.numeric.iter().any(|&(n, _, v)| n == "mtu_bytes" && v == 65536));
+    }
+    fn link_body(name: &str) -> Vec<u8> {
+        use super::super::netdev::rtnl::attr;
+        let mut b = vec![0u8, 0];
+        b.extend_from_slice(&1u16.to_ne_bytes()); // ARPHRD_ETHER
+        b.extend_from_slice(&4i32.to_ne_bytes());
+        b.extend_from_slice(&0x1003u32.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend(attr(1, &[2, 0xfc, 0, 0, 0, 1]));
+        b.extend(attr(2, &[0xff; 6]));
+        b.extend(attr(3, format!("{name}\0").as_bytes()));
+        b.extend(attr(4, &1400u32.to_ne_bytes()));
+        b.extend(attr(13, &1000u32.to_ne_bytes()));
+        b.extend(attr(16, &[6]));
+        b.extend(attr(17, &[0]));
+        b.extend(attr(27, &0u32.to_ne_bytes()));
+        b.extend(attr(33, &[1]));
+        b.extend(attr(35, &2u32.to_ne_bytes()));
+        let stats: Vec<u8> = (1..=24u64).flat_map(|v| v.to_ne_bytes()).collect();
+        b.extend(attr(23, &stats));
+        b
+    }
+
+    #[test]
+    fn parses_link_messages() {
+        let l = parse_link(&link_body("eth0")).unwrap();
+        assert_eq!(l.name, "eth0");
+        assert_eq!(l.kind, 1);
+        assert_eq!(l.index, 4);
+        assert_eq!(l.flags, 0x1003);
+        assert_eq!(l.address, "02:fc:00:00:00:01");
+        assert_eq!(l.broadcast, "ff:ff:ff:ff:ff:ff");
+        assert_eq!(l.mtu, 1400);
+        assert_eq!(l.operstate, 6);
+        assert_eq!(l.carrier, Some(1));
+        assert_eq!(l.carrier_up, None);
+        assert_eq!(l.link, 0);
+        assert_eq!(l.stats64.unwrap()[23], 24);
+        assert_eq!(parse_link(&[0u8; 8]), None);
+    }
+
+    #[test]
+    fn netlink_mode_output() {
+        let l = parse_link(&link_body("eth0")).unwrap();
+        let c = NetClass {
+            dir: PathBuf::from("/nonexistent"),
+            ignored: Regex::new("^$").unwrap(),
+            ignore_invalid_speed: false,
+            netlink: true,
+            with_stats: true,
+        };
+        let sysfs = |f: &str| -> Result<Option<String>, CollectError> {
+            Ok(match f {
+                "speed" => Some("-1".into()),
+                "duplex" => Some("unknown".into()),
+                "addr_assign_type" => Some("0".into()),
+                _ => None,
+            })
+        };
+        let mut out = Exposition::new();
+        c.emit_link(&mut out, &l, &sysfs).unwrap();
+        let text = String::from_utf8(out.to_bytes()).unwrap();
+        for line in [
+            "# HELP node_network_info Non-numeric data of <iface>, value is always 1.\n# TYPE node_network_info gauge\nnode_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"Unknown\",ifalias=\"\",operstate=\"up\"} 1\n",
+            "node_network_up{device=\"eth0\"} 1\n",
+            "node_network_speed_bytes{device=\"eth0\"} 5.36870911875e+14\n",
+            "node_network_iface_link{device=\"eth0\"} 4\n",
+            "node_network_dormant{device=\"eth0\"} 0\n",
+            "# TYPE node_network_carrier_changes_total counter\nnode_network_carrier_changes_total{device=\"eth0\"} 2\n",
+            "node_network_address_assign_type{device=\"eth0\"} 0\n",
+            "node_network_flags{device=\"eth0\"} 4099\n",
+            "# HELP node_network_receive_nohandler_total Network device property: receive_nohandler_total\n# TYPE node_network_receive_nohandler_total gauge\nnode_network_receive_nohandler_total{device=\"eth0\"} 24\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("carrier_up_changes_total"));
+        assert!(!text.contains("name_assign_type"));
+    }
+
+    #[test]
+    fn netlink_mode_on_this_host() {
+        let c = build(
+            &Paths::default(),
+            &Args {
+                netclass_ignored_devices: "^$".into(),
+                netclass_netlink: true,
+                ..Args::default()
+            },
+        )
+        .unwrap();
+        let mut out = Exposition::new();
+        c.update(&mut out).unwrap();
+        let text = String::from_utf8(out.to_bytes()).unwrap();
+        assert!(text.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"), "{text}");
     }
 }
