@@ -8,9 +8,10 @@
 //! way the kernel's `dev_seq_printf_stats` does, so the two sources give the same families;
 //! netlink adds `receive_nohandler`, which `/proc/net/dev` does not carry.
 //!
-//! Netlink reads the exporter's own network namespace, as node_exporter does; `/proc/net/dev`
-//! is read below `--path.procfs` (`/host/proc/net/dev` in a container is the namespace of the
-//! process that mounted it, which is what node_exporter's procfs library reads too).
+//! Both read the exporter's own network namespace, as node_exporter does: netlink by nature,
+//! and `<procfs>/net/dev` because procfs resolves `net` through `self` (so with
+//! `--path.procfs=/host/proc` it is still the exporter's namespace, not PID 1's; a container
+//! needs the host network to see the host's devices, with either source).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
