@@ -196,7 +196,10 @@ fn one_line(s: &str) -> String {
 // The file, as written.
 
 #[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with tls_server_config, http_server_config, basic_auth_users or rate_limit"
+)]
 struct RawConfig {
     tls_server_config: Option<RawTls>,
     http_server_config: Option<RawHttp>,
@@ -205,7 +208,10 @@ struct RawConfig {
 }
 
 #[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of tls_server_config settings"
+)]
 struct RawTls {
     cert: Option<String>,
     key: Option<String>,
@@ -223,7 +229,10 @@ struct RawTls {
 }
 
 #[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of http_server_config settings"
+)]
 struct RawHttp {
     /// Accepted; this server speaks HTTP/1.1 only (Prometheus scrapes over HTTP/1.1 anyway).
     #[allow(dead_code)]
@@ -232,7 +241,7 @@ struct RawHttp {
 }
 
 #[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with interval and burst")]
 struct RawRateLimit {
     /// A Go duration (`1s`, `500ms`) or an integer number of nanoseconds, as yaml.v2 reads a
     /// `time.Duration`.
