@@ -204,6 +204,7 @@ struct RawConfig {
     tls_server_config: Option<RawTls>,
     http_server_config: Option<RawHttp>,
     rate_limit: Option<RawRateLimit>,
+    #[serde(default, deserialize_with = "unique_map")]
     basic_auth_users: Option<BTreeMap<String, Option<String>>>,
 }
 
@@ -224,6 +225,7 @@ struct RawTls {
     curve_preferences: Option<Vec<String>>,
     min_version: Option<String>,
     max_version: Option<String>,
+    #[serde(default, deserialize_with = "yaml11_bool")]
     prefer_server_cipher_suites: Option<bool>,
     client_allowed_sans: Option<Vec<String>>,
 }
@@ -236,7 +238,9 @@ struct RawTls {
 struct RawHttp {
     /// Accepted; this server speaks HTTP/1.1 only (Prometheus scrapes over HTTP/1.1 anyway).
     #[allow(dead_code)]
+    #[serde(default, deserialize_with = "yaml11_bool")]
     http2: Option<bool>,
+    #[serde(default, deserialize_with = "unique_map")]
     headers: Option<BTreeMap<String, Option<String>>>,
 }
 
@@ -247,6 +251,72 @@ struct RawRateLimit {
     /// `time.Duration`.
     interval: Option<serde_yaml_ng::Value>,
     burst: Option<u32>,
+}
+
+/// A mapping of strings that refuses a key given twice, as yaml.v2's `UnmarshalStrict` does
+/// (serde_yaml_ng would keep the last one silently).
+fn unique_map<'de, D>(d: D) -> Result<Option<BTreeMap<String, Option<String>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<BTreeMap<String, Option<String>>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping of names to strings")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_map(self)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<String, Option<String>>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "mapping key {k:?} already defined"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(Some(out))
+        }
+    }
+    d.deserialize_option(V)
+}
+
+/// A boolean as yaml.v2 (YAML 1.1) reads one: `yes`/`no`/`on`/`off` too, not only true/false.
+fn yaml11_bool<'de, D>(d: D) -> Result<Option<bool>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    Ok(match Option::<serde_yaml_ng::Value>::deserialize(d)? {
+        None | Some(serde_yaml_ng::Value::Null) => None,
+        Some(serde_yaml_ng::Value::Bool(b)) => Some(b),
+        Some(serde_yaml_ng::Value::String(s)) => match s.as_str() {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+                Some(true)
+            }
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False"
+            | "FALSE" => Some(false),
+            _ => return Err(D::Error::custom(format!("{s:?} is not a boolean"))),
+        },
+        Some(other) => {
+            return Err(D::Error::custom(format!(
+                "expected a boolean, got {}",
+                serde_yaml_ng::to_string(&other).unwrap_or_default().trim()
+            )))
+        }
+    })
 }
 
 /// Empty strings mean "not set", as Go's zero values do.
@@ -1313,6 +1383,43 @@ mod tests {
         assert!(e.contains("http3"), "{e}");
         let e = err("rate_limit:\n  every: 1s\n", d);
         assert!(e.contains("every"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_as_with_yaml_v2_strict() {
+        let h = hash("x");
+        let e = err(
+            &format!("basic_auth_users:\n  alice: {h}\n  alice: {h}\n"),
+            Path::new("."),
+        );
+        assert!(e.contains("\"alice\" already defined"), "{e}");
+        let e = err(
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Frame-Options: deny\n",
+            Path::new("."),
+        );
+        assert!(e.contains("already defined"), "{e}");
+        let e = err("rate_limit:\n  burst: 1\n  burst: 2\n", Path::new("."));
+        assert!(e.contains("duplicate field `burst`"), "{e}");
+    }
+
+    #[test]
+    fn yaml_1_1_booleans() {
+        let (_p, d) = tls_dir();
+        let base = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        for (v, want) in [("no", false), ("off", false), ("yes", true), ("true", true)] {
+            let c = parse(
+                &format!(
+                    "{base}  prefer_server_cipher_suites: {v}\nhttp_server_config:\n  http2: {v}\n"
+                ),
+                d.path(),
+            )
+            .unwrap();
+            assert_eq!(c.tls.unwrap().ignore_client_order, want, "{v}");
+        }
+        let e = err("http_server_config:\n  http2: maybe\n", d.path());
+        assert!(e.contains("not a boolean"), "{e}");
+        let e = err("http_server_config:\n  http2: 3\n", d.path());
+        assert!(e.contains("expected a boolean"), "{e}");
     }
 
     #[test]
