@@ -323,7 +323,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infal
 }
 
 async fn route(state: &State, req: &Request<Incoming>) -> Resp {
-    if !state.settings.web_config.authorize(req.headers()) {
+    // `rate_limit` comes before authentication, as in exporter-toolkit.
+    if !state.settings.web_config.allow_request() {
+        return text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
+    }
+    if !state
+        .settings
+        .web_config
+        .authorize_async(req.headers())
+        .await
+    {
         let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));

@@ -28,8 +28,10 @@ pub enum RunError {
 
 /// Builds the collectors, binds the listen addresses and serves until SIGTERM or SIGINT.
 pub fn run(cli: Cli) -> Result<(), RunError> {
-    let app = scrape::NodeApp::from_cli(&cli)?;
+    // The web settings first: a bad --web.config.file is then the only line on stderr, before
+    // the collectors log anything.
     let settings = Settings::from_args(&cli.web, landing())?;
+    let app = scrape::NodeApp::from_cli(&cli)?;
     let listeners = settings.bind()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
