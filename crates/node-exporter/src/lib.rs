@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         version = env!("CARGO_PKG_VERSION"),
         "Starting node-exporter"
     );
+    tracing::info!(collectors = %cli.enabled.join(","), "Enabled collectors");
     rt.block_on(server::serve(
         listeners,
         settings,

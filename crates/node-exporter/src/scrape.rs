@@ -40,7 +40,6 @@ impl NodeApp {
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 4);
-        tracing::info!(collectors = %cli.enabled.join(","), "Enabled collectors");
         Ok(Self {
             collectors,
             timeout: cli.collector_timeout,
