@@ -446,6 +446,10 @@ def cmd_local_config(src, out, host, max_for, dropped):
         for sc in s.get("static_configs", []):
             for t in sc["targets"]:
                 r.check(t.rsplit(":", 1)[0] == host, f"{s['job_name']}: target {t} on {host}")
+    for am in (b.get("alerting") or {}).get("alertmanagers", []):
+        for sc in am.get("static_configs", []):
+            for t in sc["targets"]:
+                r.check(t.rsplit(":", 1)[0] == host, f"alerting: Alertmanager {t} on {host}")
     r.check(a.get("rule_files") == b.get("rule_files"), f"same rule_files {b.get('rule_files')}")
     ra = _rules(os.path.join(src, "rules"))
     rb = _rules(os.path.join(out, "rules"))
