@@ -58,6 +58,9 @@ for t in monitoring/prometheus/tests/*.test.yml; do
   check "promtool test rules $t" promtool test rules "$t"
 done
 
+check "the unit tests catch a halved threshold or a dropped \`for\` in every alert" \
+  "$PY" $TOOLS/mutate_rules.py
+
 # ---------------------------------------------------------------------- Alertmanager
 check "amtool check-config monitoring/alertmanager/alertmanager.yml (with its templates)" \
   amtool check-config monitoring/alertmanager/alertmanager.yml
