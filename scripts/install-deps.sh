@@ -8,9 +8,10 @@
 #   docker-compose           `docker-compose config` validates docker-compose.yml (no engine needed)
 #   yamllint                 lints the YAML under monitoring/
 #   jq                       validates the Grafana dashboards and pulls their panel queries
+#   python3-yaml             the monitoring check tools (monitoring/tools/*.py) read YAML
 set -euo pipefail
 
-packages=(prometheus prometheus-node-exporter curl strace prometheus-alertmanager docker-compose yamllint jq)
+packages=(prometheus prometheus-node-exporter curl strace prometheus-alertmanager docker-compose yamllint jq python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
