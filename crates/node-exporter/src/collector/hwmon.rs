@@ -153,7 +153,9 @@ impl Hwmon {
         out: &mut Exposition,
         seen: &mut HashSet<String>,
     ) -> anyhow::Result<()> {
-        let chip = chip_name(dir)?;
+        // The `name` file serves both the chip label fallback and node_hwmon_chip_names.
+        let human = human_chip_name(dir);
+        let chip = chip_name(dir, human.as_deref())?;
         if self.chips.ignored(&chip) {
             tracing::debug!(chip, "ignoring hwmon chip");
             return Ok(());
@@ -169,7 +171,7 @@ impl Hwmon {
             seen,
             chip: &chip,
         };
-        if let Some(human) = human_chip_name(dir) {
+        if let Some(human) = human {
             emit.sample(
                 "node_hwmon_chip_names",
                 "Annotation metric for human-readable chip names",
@@ -478,7 +480,7 @@ pub fn clean_metric_name(name: &str) -> String {
 
 /// The chip label: `<parent dir>_<device>` of the resolved `device` link, else the `name` file,
 /// else the `hwmonN` directory name.
-fn chip_name(dir: &Path) -> anyhow::Result<String> {
+fn chip_name(dir: &Path, human: Option<&str>) -> anyhow::Result<String> {
     if let Ok(dev) = fs::canonicalize(dir.join("device")) {
         let dev_name = clean_metric_name(&file_name_of(&dev));
         let dev_type = clean_metric_name(&dev.parent().map(file_name_of).unwrap_or_default());
@@ -489,8 +491,8 @@ fn chip_name(dir: &Path) -> anyhow::Result<String> {
             return Ok(dev_name);
         }
     }
-    if let Some(name) = human_chip_name(dir) {
-        return Ok(name);
+    if let Some(name) = human {
+        return Ok(name.to_string());
     }
     let real = fs::canonicalize(dir)?;
     let name = clean_metric_name(&file_name_of(&real));
