@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust fmt-check lint run bench-node bench-sidecar clean
+.PHONY: all build release deps test test-rust test-monitoring fmt-check lint run bench-node bench-sidecar clean
 
 all: build
 
@@ -16,10 +16,14 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check test-rust
+test: deps fmt-check test-rust test-monitoring
 
 test-rust:
 	$(CARGO) test --workspace
+
+## promtool, amtool, docker-compose config, dashboards: see monitoring/README.md.
+test-monitoring:
+	scripts/check-monitoring.sh
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -40,8 +40,9 @@ pub struct Family {
     name: String,
     help: String,
     kind: MetricType,
-    /// Sample lines, each ending in `\n`. Kept apart so they can be sorted at render time.
-    lines: Vec<String>,
+    /// Sample lines, each ending in `\n`, with the key client_golang sorts them by: the number of
+    /// labels, then the label values in label-name order. Sorted at render time.
+    lines: Vec<(String, String)>,
 }
 
 impl Family {
@@ -76,6 +77,7 @@ impl Family {
         value: f64,
     ) {
         let mut line = String::with_capacity(self.name.len() + 48);
+        let mut key = String::new();
         line.push_str(&self.name);
         line.push_str(suffix);
         if !labels.is_empty() || extra.is_some() {
@@ -84,6 +86,12 @@ impl Family {
             sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
             if let Some(e) = extra {
                 sorted.push(e);
+            }
+            // A label count above 255 does not happen; a char keeps the key one plain string.
+            key.push(char::from(sorted.len().min(255) as u8));
+            for (_, value) in &sorted {
+                key.push_str(value);
+                key.push('\0');
             }
             line.push('{');
             for (i, (name, value)) in sorted.iter().enumerate() {
@@ -100,7 +108,7 @@ impl Family {
         line.push(' ');
         format_float(&mut line, value);
         line.push('\n');
-        self.lines.push(line);
+        self.lines.push((key, line));
     }
 }
 
@@ -152,11 +160,23 @@ impl Exposition {
             .sample(labels, value);
     }
 
-    /// Moves every family of `other` into this set, joining families of the same name.
+    /// Moves every family of `other` into this set, joining families of the same name. As
+    /// client_golang's gatherer does, a family whose TYPE or HELP contradicts the one already here
+    /// is dropped (and logged) rather than exposed inconsistently.
     pub fn merge(&mut self, other: Exposition) {
         for fam in other.families {
             match self.index.get(&fam.name) {
-                Some(&i) => self.families[i].lines.extend(fam.lines),
+                Some(&i) => {
+                    let here = &mut self.families[i];
+                    if here.kind == fam.kind && here.help == fam.help {
+                        here.lines.extend(fam.lines);
+                    } else if !fam.lines.is_empty() {
+                        tracing::warn!(
+                            family = %fam.name,
+                            "dropping samples whose TYPE or HELP contradicts an earlier source"
+                        );
+                    }
+                }
                 None => {
                     self.index.insert(fam.name.clone(), self.families.len());
                     self.families.push(fam);
@@ -198,9 +218,12 @@ impl Exposition {
                 fam.kind,
                 MetricType::Counter | MetricType::Gauge | MetricType::Untyped
             ) {
-                fam.lines.sort_unstable();
+                // Stable, so that of two identical series the first one written stays.
+                fam.lines.sort_by(|a, b| a.0.cmp(&b.0));
+                fam.lines
+                    .dedup_by(|b, a| a.0 == b.0 && series(&a.1) == series(&b.1));
             }
-            for line in &fam.lines {
+            for (_, line) in &fam.lines {
                 out.extend_from_slice(line.as_bytes());
             }
         }
@@ -212,6 +235,11 @@ impl Exposition {
         self.render(&mut out);
         out
     }
+}
+
+/// A sample line without its value: the series it belongs to.
+fn series(line: &str) -> &str {
+    line.rfind(' ').map_or(line, |i| &line[..i])
 }
 
 fn escape_label_value(out: &mut String, v: &str) {
@@ -326,6 +354,28 @@ mod tests {
     }
 
     #[test]
+    fn samples_sort_like_client_golang() {
+        // Fewer labels first, then label values compared as strings ("x" < "x y").
+        let mut e = Exposition::new();
+        e.gauge("m", "M.", &[("a", "x y")], 1.0);
+        e.gauge("m", "M.", &[("a", "x")], 2.0);
+        e.gauge(
+            "m",
+            "M.",
+            &[("type", "Mains"), ("power_supply", "BAT0")],
+            3.0,
+        );
+        e.gauge("m", "M.", &[("power_supply", "AC")], 4.0);
+        e.gauge("m", "M.", &[], 5.0);
+        let text = String::from_utf8(e.to_bytes()).unwrap();
+        assert_eq!(
+            text,
+            "# HELP m M.\n# TYPE m gauge\nm 5\nm{power_supply=\"AC\"} 4\nm{a=\"x\"} 2\nm{a=\"x y\"} 1\n\
+             m{power_supply=\"BAT0\",type=\"Mains\"} 3\n"
+        );
+    }
+
+    #[test]
     fn merge_joins_families_and_skips_empty_ones() {
         let mut a = Exposition::new();
         a.gauge("x", "X.", &[("c", "a")], 1.0);
@@ -337,6 +387,23 @@ mod tests {
         assert_eq!(
             text,
             "# HELP x X.\n# TYPE x gauge\nx{c=\"a\"} 1\nx{c=\"b\"} 2\n"
+        );
+    }
+
+    #[test]
+    fn contradicting_families_and_duplicate_series_are_dropped() {
+        let mut a = Exposition::new();
+        a.gauge("x", "X.", &[("c", "a")], 1.0);
+        let mut b = Exposition::new();
+        b.counter("x", "X.", &[("c", "b")], 2.0);
+        b.gauge("y", "Y.", &[("c", "a")], 3.0);
+        b.gauge("y", "Y.", &[("c", "a")], 4.0);
+        b.gauge("y", "Y.", &[("d", "a")], 5.0);
+        a.merge(b);
+        let text = String::from_utf8(a.to_bytes()).unwrap();
+        assert_eq!(
+            text,
+            "# HELP x X.\n# TYPE x gauge\nx{c=\"a\"} 1\n# HELP y Y.\n# TYPE y gauge\ny{c=\"a\"} 3\ny{d=\"a\"} 5\n"
         );
     }
 

@@ -106,7 +106,10 @@ impl App for NodeApp {
 struct Outcome {
     name: &'static str,
     elapsed: Duration,
-    result: Result<Exposition, CollectError>,
+    /// What the collector wrote, kept even when it then failed: node_exporter sends samples as
+    /// it goes, so a collector that fails half-way still exposes its first half.
+    out: Exposition,
+    result: collector::CollectResult,
 }
 
 /// Runs the collectors on up to `workers` threads and gathers what finished by the deadline.
@@ -125,11 +128,12 @@ pub fn collect_all(collectors: Vec<Named>, workers: usize, deadline: Duration) -
                 let Some((name, c)) = next else { return };
                 let t0 = Instant::now();
                 let mut out = Exposition::new();
-                let result = c.update(&mut out).map(|()| out);
+                let result = c.update(&mut out);
                 if tx
                     .send(Outcome {
                         name,
                         elapsed: t0.elapsed(),
+                        out,
                         result,
                     })
                     .is_err()
@@ -159,11 +163,9 @@ pub fn collect_all(collectors: Vec<Named>, workers: usize, deadline: Duration) -
         let (elapsed, ok) = match outcomes.iter().position(|o| o.name == *name) {
             Some(i) => {
                 let o = outcomes.swap_remove(i);
+                out.merge(o.out);
                 let ok = match o.result {
-                    Ok(e) => {
-                        out.merge(e);
-                        true
-                    }
+                    Ok(()) => true,
                     Err(CollectError::NoData(why)) => {
                         tracing::debug!(name, duration_seconds = o.elapsed.as_secs_f64(), err = %why, "collector returned no data");
                         false
