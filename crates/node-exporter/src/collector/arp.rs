@@ -165,6 +165,7 @@ fn if_name(index: i32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
 
     // As on a Linux 6.x host with a bridge and an IPoIB interface (truncated address as the
     // kernel prints it), plus an incomplete entry.
@@ -210,28 +211,19 @@ mod tests {
     #[test]
     fn proc_mode_output_and_filters() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(dir.path().join("net/arp"), PROC_NET_ARP).unwrap();
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        write_file(&dir.path().join("net/arp"), PROC_NET_ARP);
+        let paths = proc_at(dir.path());
         let args = Args {
             arp_no_netlink: true,
             arp_device_include: Some("^(eth|ib)".into()),
             arp_device_exclude: Some("^ib".into()),
             ..Args::default()
         };
-        let mut out = Exposition::new();
-        build(&paths, &args).unwrap().update(&mut out).unwrap();
         assert_eq!(
-            String::from_utf8(out.to_bytes()).unwrap(),
+            render(&*build(&paths, &args).unwrap()).unwrap(),
             "# HELP node_arp_entries ARP entries by device\n# TYPE node_arp_entries gauge\nnode_arp_entries{device=\"eth0\"} 2\n"
         );
-        let missing = Paths {
-            procfs: dir.path().join("nope"),
-            ..Paths::default()
-        };
+        let missing = proc_at(&dir.path().join("nope"));
         let err = build(&missing, &args)
             .unwrap()
             .update(&mut Exposition::new())

@@ -255,7 +255,7 @@ impl Collector for Bcache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::fs;
+    use crate::collector::testutil::{render, sys_at, write_file};
 
     #[test]
     fn dehumanizes_like_procfs() {
@@ -281,10 +281,10 @@ mod tests {
         assert_eq!((u, m), (99.0, 0.0));
     }
 
+    /// Writes sysfs attributes, each ending in a newline as the kernel prints them.
     fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
         for (f, v) in files {
-            fs::write(dir.join(f), format!("{v}\n")).unwrap();
+            write_file(&dir.join(f), &format!("{v}\n"));
         }
     }
 
@@ -297,16 +297,8 @@ mod tests {
         write(&set.join("bdev0"), &[("dirty_data", "1.5k"), ("writeback_rate_debug", "rate:\t\t1.1M/sec\ndirty:\t\t1.5k\ntarget:\t\t20.4G\nproportional:\t-125k\nintegral:\t-84.2k\nchange:\t\t-2.4k/sec\nnext io:\t63ms")]);
         write(&set.join("bdev0/stats_total"), &[("bypassed", "1.2M"), ("cache_bypass_hits", "0"), ("cache_bypass_misses", "0"), ("cache_hits", "546"), ("cache_miss_collisions", "0"), ("cache_misses", "0"), ("cache_readaheads", "0")]);
         write(&set.join("cache0"), &[("io_errors", "0"), ("metadata_written", "512"), ("written", "0"), ("priority_stats", "Unused:\t\t99%\nMetadata:\t0%")]);
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let render = |args: &Args| {
-            let c = build(&paths, args).unwrap();
-            let mut out = Exposition::new();
-            c.update(&mut out).unwrap();
-            String::from_utf8(out.to_bytes()).unwrap()
-        };
+        let paths = sys_at(dir.path());
+        let render = |args: &Args| render(&*build(&paths, args).unwrap()).unwrap();
         let text = render(&Args::default());
         let u = "uuid=\"deaddd54-c735-46d5-868e-f331c5fd7c74\"";
         for line in [
@@ -332,10 +324,7 @@ mod tests {
     #[test]
     fn no_bcache_is_empty_success() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         c.update(&mut out).unwrap();

@@ -87,12 +87,7 @@ impl Collector for Bonding {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::collector::testutil::{render, sys_at, write_file};
 
     /// Two masters as the bonding driver lays them out on Linux 6.x: bond0 with one of two
     /// slaves down, bond1 with the pre-4.x `slave_` links.
@@ -100,20 +95,15 @@ mod tests {
     fn counts_slaves() {
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("class/net");
-        write(&net, "bonding_masters", "bond0 bond1\n");
-        write(&net, "bond0/bonding/slaves", "eth0 eth1\n");
-        write(&net, "bond0/lower_eth0/bonding_slave/mii_status", "up\n");
-        write(&net, "bond0/lower_eth1/bonding_slave/mii_status", "down\n");
-        write(&net, "bond1/bonding/slaves", "eth2\n");
-        write(&net, "bond1/slave_eth2/bonding_slave/mii_status", "up\n");
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, &Args {}).unwrap().update(&mut out).unwrap();
+        write_file(&net.join("bonding_masters"), "bond0 bond1\n");
+        write_file(&net.join("bond0/bonding/slaves"), "eth0 eth1\n");
+        write_file(&net.join("bond0/lower_eth0/bonding_slave/mii_status"), "up\n");
+        write_file(&net.join("bond0/lower_eth1/bonding_slave/mii_status"), "down\n");
+        write_file(&net.join("bond1/bonding/slaves"), "eth2\n");
+        write_file(&net.join("bond1/slave_eth2/bonding_slave/mii_status"), "up\n");
+        let paths = sys_at(dir.path());
         assert_eq!(
-            String::from_utf8(out.to_bytes()).unwrap(),
+            render(&*build(&paths, &Args {}).unwrap()).unwrap(),
             "# HELP node_bonding_active Number of active slaves per bonding interface.
 # TYPE node_bonding_active gauge
 node_bonding_active{master=\"bond0\"} 1
@@ -126,7 +116,7 @@ node_bonding_slaves{master=\"bond1\"} 1
         );
         // A slave without any mii_status fails the scrape (as "no data", like upstream, which
         // treats any missing file that way) rather than counting a silent zero.
-        write(&net, "bond1/bonding/slaves", "eth2 eth3\n");
+        write_file(&net.join("bond1/bonding/slaves"), "eth2 eth3\n");
         assert!(matches!(
             build(&paths, &Args {}).unwrap().update(&mut Exposition::new()),
             Err(CollectError::NoData(_))

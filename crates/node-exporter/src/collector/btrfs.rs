@@ -178,11 +178,12 @@ impl Collector for Btrfs {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, sys_at, write_file};
     use std::fs;
 
+    /// Writes a sysfs attribute, ending in a newline as the kernel prints it.
     fn write(path: &Path, v: &str) {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, format!("{v}\n")).unwrap();
+        write_file(path, &format!("{v}\n"));
     }
 
     #[test]
@@ -211,14 +212,8 @@ mod tests {
             write(&fsdir.join(format!("allocation/{kind}/raid1/used_bytes")), used);
             write(&fsdir.join(format!("allocation/{kind}/raid1/total_bytes")), total);
         }
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let paths = sys_at(dir.path());
+        let text = render(&*build(&paths, &Args::default()).unwrap()).unwrap();
         let u = "uuid=\"0abb23a9-579b-43e6-ad30-227ef47fcb9d\"";
         for line in [
             format!("# HELP node_btrfs_info Filesystem information\n# TYPE node_btrfs_info gauge\nnode_btrfs_info{{label=\"fixture\",{u}}} 1\n"),
@@ -241,10 +236,7 @@ mod tests {
     #[test]
     fn no_btrfs_is_empty_success() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         c.update(&mut out).unwrap();

@@ -149,6 +149,7 @@ impl Collector for Conntrack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_files};
 
     // As on a 2-CPU Linux 6.x host with some traffic.
     const STAT: &str = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart
@@ -182,18 +183,8 @@ mod tests {
 
     fn run(files: &[(&str, &str)]) -> Result<String, CollectError> {
         let dir = tempfile::tempdir().unwrap();
-        for (f, t) in files {
-            let p = dir.path().join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, t).unwrap();
-        }
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, &Args {}).unwrap().update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        write_files(dir.path(), files);
+        render(&*build(&proc_at(dir.path()), &Args {}).unwrap())
     }
 
     #[test]

@@ -454,6 +454,7 @@ pub fn parse_cpuinfo(text: &str) -> Result<Vec<CpuInfo>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_files};
 
     fn times(v: [f64; 10]) -> CpuTimes {
         CpuTimes {
@@ -533,19 +534,27 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
     /// A fake /proc and /sys for two CPUs of one package, with thermal throttle counters.
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        let proc = dir.path().join("proc");
-        std::fs::create_dir_all(&proc).unwrap();
-        std::fs::write(proc.join("stat"), "cpu  2 0 2 2 0 0 0 0 0 0\ncpu0 100 0 50 1000 10 0 5 0 3 1\ncpu1 200 0 60 900 0 0 0 0 0 0\nintr 1\n").unwrap();
-        std::fs::write(proc.join("cpuinfo"), CPUINFO).unwrap();
+        write_files(
+            &dir.path().join("proc"),
+            &[
+                ("stat", "cpu  2 0 2 2 0 0 0 0 0 0\ncpu0 100 0 50 1000 10 0 5 0 3 1\ncpu1 200 0 60 900 0 0 0 0 0 0\nintr 1\n"),
+                ("cpuinfo", CPUINFO),
+            ],
+        );
         let cpu = dir.path().join("sys/devices/system/cpu");
         for (n, core, core_count) in [("cpu0", "0", "5"), ("cpu1", "1", "7")] {
-            std::fs::create_dir_all(cpu.join(n).join("topology")).unwrap();
-            std::fs::create_dir_all(cpu.join(n).join("thermal_throttle")).unwrap();
-            std::fs::write(cpu.join(n).join("topology/physical_package_id"), "0\n").unwrap();
-            std::fs::write(cpu.join(n).join("topology/core_id"), format!("{core}\n")).unwrap();
-            std::fs::write(cpu.join(n).join("thermal_throttle/core_throttle_count"), format!("{core_count}\n")).unwrap();
-            std::fs::write(cpu.join(n).join("thermal_throttle/package_throttle_count"), "30\n").unwrap();
-            std::fs::write(cpu.join(n).join("online"), "1\n").unwrap();
+            let core = format!("{core}\n");
+            let core_count = format!("{core_count}\n");
+            write_files(
+                &cpu.join(n),
+                &[
+                    ("topology/physical_package_id", "0\n"),
+                    ("topology/core_id", &core),
+                    ("thermal_throttle/core_throttle_count", &core_count),
+                    ("thermal_throttle/package_throttle_count", "30\n"),
+                    ("online", "1\n"),
+                ],
+            );
         }
         std::fs::write(cpu.join("isolated"), "1\n").unwrap();
         std::fs::create_dir_all(cpu.join("cpufreq")).unwrap();
@@ -553,14 +562,7 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
     }
 
     fn scrape(dir: &tempfile::TempDir, args: &Args) -> String {
-        let paths = Paths {
-            procfs: dir.path().join("proc"),
-            sysfs: dir.path().join("sys"),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, args).unwrap().update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
+        render(&*build(&paths_in(dir.path()), args).unwrap()).unwrap()
     }
 
     #[test]

@@ -175,6 +175,7 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, sys_at, write_files};
 
     #[test]
     fn cpu_lists() {
@@ -187,11 +188,7 @@ mod tests {
     }
 
     fn write_cpu(root: &Path, cpu: &str, files: &[(&str, &str)]) {
-        let dir = root.join(cpu).join("cpufreq");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (f, v) in files {
-            std::fs::write(dir.join(f), v).unwrap();
-        }
+        write_files(&root.join(cpu).join("cpufreq"), files);
     }
 
     const GOVS: [(&str, &str); 2] =
@@ -217,10 +214,8 @@ mod tests {
         write_cpu(&cpu, "cpu2", &files);
         std::fs::create_dir_all(cpu.join("cpuidle")).unwrap();
         std::fs::write(cpu.join("offline"), "2\n").unwrap();
-        let paths = Paths { sysfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let paths = sys_at(dir.path());
+        let text = render(&*build(&paths, &Args::default()).unwrap()).unwrap();
         assert!(!text.contains("cpu=\"2\""));
         assert!(!text.contains("node_cpu_frequency_hertz"));
         assert!(text.contains(
@@ -247,7 +242,7 @@ mod tests {
         let cpu = dir.path().join("devices/system/cpu");
         std::fs::create_dir_all(cpu.join("cpu0")).unwrap();
         std::fs::write(cpu.join("offline"), "\n").unwrap();
-        let paths = Paths { sysfs: dir.path().to_path_buf(), ..Paths::default() };
+        let paths = sys_at(dir.path());
         let mut out = Exposition::new();
         build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
         assert_eq!(out.families().count(), 0);

@@ -339,7 +339,7 @@ impl Collector for Diskstats {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::fs;
+    use crate::collector::testutil::{paths_in, render, write_file, write_files};
 
     // Lines as on Linux 6.18 (this host: 17 counters), a 4.15 kernel (11 counters, no discard or
     // flush fields) and a 4.19 kernel (15 counters), plus an old-style 4-counter partition line.
@@ -425,44 +425,31 @@ mod tests {
         assert!(e.contains("collector.diskstats.device-exclude"), "{e}");
     }
 
-    fn render(c: &dyn Collector) -> String {
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
-    }
-
     #[test]
     fn exposes_counters_info_and_udev_families() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        fs::create_dir_all(root.join("proc")).unwrap();
-        fs::write(
-            root.join("proc/diskstats"),
+        write_file(
+            &root.join("proc/diskstats"),
             "   8       0 sda 100 2 2048 40 50 3 1024 20 1 30 60 4 0 8 5 6 7\n   8       1 sda1 1 0 8 1 0 0 0 0 0 1 1\n 253       0 dm-0 10 0 80 5 0 0 0 0 0 3 5\n",
-        )
-        .unwrap();
-        fs::create_dir_all(root.join("sys/block/sda/queue")).unwrap();
-        fs::write(root.join("sys/block/sda/queue/rotational"), "1\n").unwrap();
-        fs::create_dir_all(root.join("udev")).unwrap();
+        );
+        write_file(&root.join("sys/block/sda/queue/rotational"), "1\n");
         // Shaped like systemd-udevd's database for a SATA HDD and an LVM volume.
-        fs::write(
-            root.join("udev/b8:0"),
-            "S:disk/by-path/pci-0000:00:17.0-ata-1\nE:ID_ATA=1\nE:ID_ATA_WRITE_CACHE=1\nE:ID_ATA_WRITE_CACHE_ENABLED=0\nE:ID_ATA_ROTATION_RATE_RPM=5400\nE:ID_MODEL=ST500LT012-1DG142\nE:ID_PATH=pci-0000:00:17.0-ata-1.0\nE:ID_REVISION=0002LVM1\nE:ID_SERIAL=ST500LT012-1DG142_S3P4DDX7\nE:ID_SERIAL_SHORT=S3P4DDX7\nE:ID_WWN=0x5000c5006da764c9\n",
-        )
-        .unwrap();
-        fs::write(
-            root.join("udev/b253:0"),
-            "E:DM_NAME=pve-root\nE:DM_UUID=LVM-abc\nE:DM_VG_NAME=pve\nE:DM_LV_NAME=root\nE:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=fa5d\nE:ID_FS_VERSION=1.0\n",
-        )
-        .unwrap();
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let text = render(c.as_ref());
+        write_files(
+            &root.join("udev"),
+            &[
+                (
+                    "b8:0",
+                    "S:disk/by-path/pci-0000:00:17.0-ata-1\nE:ID_ATA=1\nE:ID_ATA_WRITE_CACHE=1\nE:ID_ATA_WRITE_CACHE_ENABLED=0\nE:ID_ATA_ROTATION_RATE_RPM=5400\nE:ID_MODEL=ST500LT012-1DG142\nE:ID_PATH=pci-0000:00:17.0-ata-1.0\nE:ID_REVISION=0002LVM1\nE:ID_SERIAL=ST500LT012-1DG142_S3P4DDX7\nE:ID_SERIAL_SHORT=S3P4DDX7\nE:ID_WWN=0x5000c5006da764c9\n",
+                ),
+                (
+                    "b253:0",
+                    "E:DM_NAME=pve-root\nE:DM_UUID=LVM-abc\nE:DM_VG_NAME=pve\nE:DM_LV_NAME=root\nE:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=fa5d\nE:ID_FS_VERSION=1.0\n",
+                ),
+            ],
+        );
+        let c = build(&paths_in(root), &Args::default()).unwrap();
+        let text = render(c.as_ref()).unwrap();
         for line in [
             "node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"ST500LT012-1DG142\",path=\"pci-0000:00:17.0-ata-1.0\",revision=\"0002LVM1\",rotational=\"1\",serial=\"S3P4DDX7\",wwn=\"0x5000c5006da764c9\"} 1",
             "node_disk_info{device=\"dm-0\",major=\"253\",minor=\"0\",model=\"\",path=\"\",revision=\"\",rotational=\"0\",serial=\"\",wwn=\"\"} 1",

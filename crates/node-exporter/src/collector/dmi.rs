@@ -126,17 +126,12 @@ pub fn dmi_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render};
     use std::fs;
     use std::io;
 
     fn collector(root: &Path) -> Box<dyn Collector> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        build(&paths, &Args::default()).unwrap()
+        build(&paths_in(root), &Args::default()).unwrap()
     }
 
     /// A Lenovo ThinkPad (Linux 6.x), with an empty asset tag.
@@ -171,10 +166,8 @@ mod tests {
         let c = collector(dir.path());
         // Read once: later changes are not seen.
         fs::write(id.join("bios_vendor"), "CHANGED\n").unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
         assert_eq!(
-            String::from_utf8(out.to_bytes()).unwrap(),
+            render(&*c).unwrap(),
             format!(
                 "# HELP node_dmi_info {HELP}\n# TYPE node_dmi_info gauge\n\
                  node_dmi_info{{bios_date=\"04/12/2023\",bios_release=\"1.52\",bios_vendor=\"LENOVO\",bios_version=\"N2HET72W (1.55 )\",board_asset_tag=\"Not Available\",board_name=\"20QDCTO1WW\",board_vendor=\"LENOVO\",board_version=\"SDK0J40697 WIN\",chassis_asset_tag=\"\",chassis_vendor=\"LENOVO\",chassis_version=\"None\",product_family=\"ThinkPad X1 Carbon 7th\",product_name=\"20QDCTO1WW\",product_sku=\"LENOVO_MT_20QD_BU_Think_FM_ThinkPad X1 Carbon 7th\",product_version=\"ThinkPad X1 Carbon 7th\",system_vendor=\"LENOVO\"}} 1\n"

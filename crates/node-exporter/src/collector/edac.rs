@@ -135,27 +135,12 @@ pub fn read_controllers(mc_dir: &Path) -> anyhow::Result<Vec<Controller>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_files};
     use crate::collector::CollectError;
     use std::fs;
 
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
-
     fn collect(root: &Path) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &Args::default()).unwrap())
     }
 
     /// An AMD server with the amd64_edac driver: one controller, two chip-select rows.
@@ -163,7 +148,7 @@ mod tests {
     fn one_controller_two_rows() {
         let dir = tempfile::tempdir().unwrap();
         let mc = dir.path().join("sys/devices/system/edac/mc");
-        write(
+        write_files(
             &mc.join("mc0"),
             &[
                 ("ce_count", "1\n"),
@@ -173,8 +158,8 @@ mod tests {
                 ("mc_name", "F17h\n"),
             ],
         );
-        write(&mc.join("mc0/csrow0"), &[("ce_count", "3\n"), ("ue_count", "4\n")]);
-        write(&mc.join("mc0/csrow1"), &[("ce_count", "0\n"), ("ue_count", "0\n")]);
+        write_files(&mc.join("mc0/csrow0"), &[("ce_count", "3\n"), ("ue_count", "4\n")]);
+        write_files(&mc.join("mc0/csrow1"), &[("ce_count", "0\n"), ("ue_count", "0\n")]);
         fs::write(mc.join("power_state"), "x").unwrap();
         assert_eq!(
             collect(dir.path()).unwrap(),
@@ -202,7 +187,7 @@ node_edac_uncorrectable_errors_total{controller=\"0\"} 5
     fn no_edac_succeeds_and_missing_counter_fails() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(collect(dir.path()).unwrap(), "");
-        write(
+        write_files(
             &dir.path().join("sys/devices/system/edac/mc/mc1"),
             &[("ce_count", "1\n")],
         );

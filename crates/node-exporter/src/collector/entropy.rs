@@ -51,6 +51,7 @@ pub fn parse_bits(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_files};
 
     #[test]
     fn parses() {
@@ -64,14 +65,9 @@ mod tests {
     fn reads_a_fake_proc() {
         let dir = tempfile::tempdir().unwrap();
         let random = dir.path().join("sys/kernel/random");
-        std::fs::create_dir_all(&random).unwrap();
-        std::fs::write(random.join("entropy_avail"), "3943\n").unwrap();
-        std::fs::write(random.join("poolsize"), "4096\n").unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        write_files(&random, &[("entropy_avail", "3943\n"), ("poolsize", "4096\n")]);
+        let c = build(&proc_at(dir.path()), &Args::default()).unwrap();
+        let text = render(&*c).unwrap();
         assert_eq!(
             text,
             "# HELP node_entropy_available_bits Bits of available entropy.\n\

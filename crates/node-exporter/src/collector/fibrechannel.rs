@@ -230,26 +230,10 @@ fn skippable(e: &SysReadError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
-
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
+    use crate::collector::testutil::{paths_in, render, write_files};
 
     fn collect(root: &Path) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &Args::default()).unwrap())
     }
 
     /// A QLogic qla2xxx port (Linux 5.x): statistics in hex, one unimplemented counter.
@@ -257,7 +241,7 @@ mod tests {
     fn qlogic_port() {
         let dir = tempfile::tempdir().unwrap();
         let host = dir.path().join("sys/class/fc_host/host0");
-        write(
+        write_files(
             &host,
             &[
                 ("dev_loss_tmo", "30\n"),
@@ -273,7 +257,7 @@ mod tests {
                 ("symbolic_name", "Emulex SN1100E2P FV12.4.270.3 DV12.4.0.0. HN:gotest. OS:Linux\n"),
             ],
         );
-        write(
+        write_files(
             &host.join("statistics"),
             &[
                 ("dumped_frames", "0xffffffffffffffff\n"),
@@ -324,10 +308,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(collect(dir.path()), Err(CollectError::NoData(_))));
         let host = dir.path().join("sys/class/fc_host/host1");
-        write(&host, &[("port_state", "Linkdown\n")]);
+        write_files(&host, &[("port_state", "Linkdown\n")]);
         // No statistics directory: no data, as upstream.
         assert!(matches!(collect(dir.path()), Err(CollectError::NoData(_))));
-        write(&host.join("statistics"), &[("rx_frames", "0x10\n")]);
+        write_files(&host.join("statistics"), &[("rx_frames", "0x10\n")]);
         assert_eq!(
             collect(dir.path()).unwrap(),
             "# HELP node_fibrechannel_info Non-numeric data from /sys/class/fc_host/<host>, value is always 1.
@@ -338,7 +322,7 @@ node_fibrechannel_info{dev_loss_tmo=\"\",fabric_name=\"\",fc_host=\"host1\",port
 node_fibrechannel_rx_frames_total{fc_host=\"host1\"} 16
 "
         );
-        write(&host.join("statistics"), &[("rx_frames", "lots\n")]);
+        write_files(&host.join("statistics"), &[("rx_frames", "lots\n")]);
         assert!(matches!(collect(dir.path()), Err(CollectError::Other(_))));
     }
 }

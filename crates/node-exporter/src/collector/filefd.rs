@@ -44,6 +44,7 @@ pub fn parse_file_nr(text: &str) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
 
     #[test]
     fn parses() {
@@ -61,12 +62,8 @@ mod tests {
     #[test]
     fn reads_a_fake_proc() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("sys/fs")).unwrap();
-        std::fs::write(dir.path().join("sys/fs/file-nr"), "1024\t0\t1631329\n").unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        write_file(&dir.path().join("sys/fs/file-nr"), "1024\t0\t1631329\n");
+        let text = render(&*build(&proc_at(dir.path()), &Args::default()).unwrap()).unwrap();
         assert!(text.contains("# TYPE node_filefd_allocated gauge\nnode_filefd_allocated 1024\n"));
         assert!(text.contains("# HELP node_filefd_maximum File descriptor statistics: maximum.\n"));
         assert!(text.contains("node_filefd_maximum 1.631329e+06\n"));

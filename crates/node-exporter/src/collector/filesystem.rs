@@ -559,7 +559,7 @@ impl Collector for Filesystem {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::fs;
+    use crate::collector::testutil::{paths_in, proc_at, render, write_file};
 
     // Shaped like this host's /proc/1/mountinfo (Linux 6.18) plus an NFS mount, a bind mount
     // with an optional field, a read-only superblock, an ext4 in emergency_ro and a space.
@@ -660,21 +660,12 @@ garbage line
 
     fn tree(mountinfo: &str) -> (tempfile::TempDir, Paths) {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("proc/1")).unwrap();
-        fs::write(dir.path().join("proc/1/mountinfo"), mountinfo).unwrap();
+        write_file(&dir.path().join("proc/1/mountinfo"), mountinfo);
         let paths = Paths {
-            procfs: dir.path().join("proc"),
-            sysfs: dir.path().join("sys"),
             rootfs: PathBuf::from("/"),
-            udev_data: dir.path().join("udev"),
+            ..paths_in(dir.path())
         };
         (dir, paths)
-    }
-
-    fn render(c: &Filesystem) -> String {
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
     }
 
     /// A fake statfs: /mnt/nfs blocks until `release` is dropped, /mnt/bind fails with EACCES,
@@ -713,7 +704,7 @@ garbage line
         let c = Filesystem::new(&paths, &args, fake_stat(release.clone(), calls.clone())).unwrap();
 
         let t0 = Instant::now();
-        let text = render(&c);
+        let text = render(&c).unwrap();
         let took = t0.elapsed();
         assert!(took < Duration::from_millis(1000), "took {took:?}");
         assert!(took >= Duration::from_millis(300), "took {took:?}");
@@ -744,7 +735,7 @@ garbage line
         // While the call is still blocked the mount is skipped: no new statfs, same answer, fast.
         let n_calls = calls.lock().unwrap().len();
         let t0 = Instant::now();
-        let text = render(&c);
+        let text = render(&c).unwrap();
         assert!(t0.elapsed() < Duration::from_millis(200));
         assert!(text.contains("node_filesystem_device_error{device=\"server:/export\",device_error=\"mountpoint timeout\",fstype=\"nfs4\",mountpoint=\"/mnt/nfs\"} 1"));
         let second: Vec<PathBuf> = calls.lock().unwrap()[n_calls..].to_vec();
@@ -757,7 +748,7 @@ garbage line
             assert!(t0.elapsed() < Duration::from_secs(5), "never recovered");
             std::thread::sleep(Duration::from_millis(5));
         }
-        let text = render(&c);
+        let text = render(&c).unwrap();
         assert!(text.contains("node_filesystem_size_bytes{device=\"server:/export\",device_error=\"\",fstype=\"nfs4\",mountpoint=\"/mnt/nfs\"} 4.096e+06"));
     }
 
@@ -782,7 +773,7 @@ garbage line
         };
         let c = Filesystem::new(&paths, &args, stat).unwrap();
         let t0 = Instant::now();
-        let text = render(&c);
+        let text = render(&c).unwrap();
         assert!(t0.elapsed() < Duration::from_millis(800));
         assert!(text.contains("mountpoint=\"/mnt/nfs\"} 1"));
         assert!(text.contains("mountpoint=\"/mnt/nfs2\"} 1"));
@@ -804,7 +795,7 @@ garbage line
             fake_stat(Arc::new(Mutex::new(())), calls.clone()),
         )
         .unwrap();
-        let text = render(&c);
+        let text = render(&c).unwrap();
         assert_eq!(
             text.matches("node_filesystem_size_bytes{").count(),
             1,
@@ -818,23 +809,18 @@ garbage line
     #[test]
     fn falls_back_to_self_mountinfo() {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("proc/self")).unwrap();
-        fs::write(
-            dir.path().join("proc/self/mountinfo"),
+        write_file(
+            &dir.path().join("proc/self/mountinfo"),
             "22 1 254:0 / / rw - ext4 /dev/vda rw\n",
-        )
-        .unwrap();
-        let paths = Paths {
-            procfs: dir.path().join("proc"),
-            ..Paths::default()
-        };
+        );
+        let paths = proc_at(&dir.path().join("proc"));
         let c = Filesystem::new(
             &paths,
             &Args::default(),
             fake_stat(Arc::new(Mutex::new(())), Arc::new(Mutex::new(Vec::new()))),
         )
         .unwrap();
-        assert!(render(&c).contains("node_filesystem_files{device=\"/dev/vda\""));
+        assert!(render(&c).unwrap().contains("node_filesystem_files{device=\"/dev/vda\""));
     }
 
     #[test]

@@ -643,33 +643,11 @@ pub fn parse_go_u64(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_files};
     use std::os::unix::fs::symlink;
 
-    fn render(e: Exposition) -> String {
-        String::from_utf8(e.to_bytes()).unwrap()
-    }
-
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
-
-    fn paths(root: &Path) -> Paths {
-        Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        }
-    }
-
     fn collect(root: &Path, args: &Args) -> Result<String, CollectError> {
-        let c = build(&paths(root), args).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(render(out))
+        render(&*build(&paths_in(root), args).unwrap())
     }
 
     #[test]
@@ -748,7 +726,7 @@ mod tests {
     fn coretemp(root: &Path) {
         let dev = root.join("sys/devices/platform/coretemp.0");
         let hw = dev.join("hwmon/hwmon1");
-        write(
+        write_files(
             &hw,
             &[
                 ("name", "coretemp\n"),
@@ -773,7 +751,7 @@ mod tests {
     fn nct6779(root: &Path) {
         let dev = root.join("sys/devices/platform/nct6775.656");
         let hw = dev.join("hwmon/hwmon2");
-        write(
+        write_files(
             &hw,
             &[
                 ("name", "nct6779\n"),
@@ -881,7 +859,7 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
         let root = dir.path();
         let dev = root.join("sys/devices/pci0000:00/0000:00:01.1/0000:0b:00.0");
         let hw = dev.join("hwmon/hwmon3");
-        write(
+        write_files(
             &hw,
             &[
                 ("name", "amdgpu\n"),
@@ -927,15 +905,15 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
     fn chip_naming_fallbacks() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(
+        write_files(
             &root.join("sys/class/hwmon/hwmon0"),
             &[("name", "acpitz\n"), ("temp1_input", "27800\n")],
         );
-        write(
+        write_files(
             &root.join("sys/class/hwmon/hwmon4"),
             &[("temp1_input", "55000\n"), ("temp1_label", "foosensor\n")],
         );
-        write(&root.join("sys/class/hwmon/not_a_dir_parent"), &[]);
+        write_files(&root.join("sys/class/hwmon/not_a_dir_parent"), &[]);
         fs::write(root.join("sys/class/hwmon/stray"), "x").unwrap();
         let text = collect(root, &Args::default()).unwrap();
         assert!(text.contains("node_hwmon_temp_celsius{chip=\"acpitz\",sensor=\"temp1\"} 27.8\n"));
@@ -983,7 +961,7 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
             chip_include: Some("(".into()),
             ..Args::default()
         };
-        let e = build(&paths(dir.path()), &bad).err().unwrap();
+        let e = build(&paths_in(dir.path()), &bad).err().unwrap();
         assert!(e.to_string().contains("--collector.hwmon.chip-include"), "{e}");
     }
 
@@ -1002,9 +980,9 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let dev = root.join("sys/devices/platform/coretemp.1");
-        write(&dev, &[("temp1_input", "41000\n"), ("name", "coretemp\n")]);
+        write_files(&dev, &[("temp1_input", "41000\n"), ("name", "coretemp\n")]);
         let hw = root.join("sys/class/hwmon/hwmon7");
-        write(&hw, &[("temp1_input", "1\n")]);
+        write_files(&hw, &[("temp1_input", "1\n")]);
         symlink(&dev, hw.join("device")).unwrap();
         let text = collect(root, &Args::default()).unwrap();
         assert!(text.contains(

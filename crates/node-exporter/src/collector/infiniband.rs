@@ -340,6 +340,7 @@ impl Collector for InfiniBand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, sys_at, write_file};
 
     #[test]
     fn parses_state_and_rate() {
@@ -355,49 +356,38 @@ mod tests {
         assert_eq!(parse_uint("N/A (no PMA)"), None);
     }
 
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
     /// Two devices shaped like a Mellanox ConnectX-5 (mlx5_0, with hw_counters) and an old
     /// mthca with counters_ext and an unreadable counter, as Linux 6.x / 4.x lay them out.
     fn fake_sysfs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let ib = dir.path().join("class/infiniband");
-        write(&ib, "mlx5_0/fw_ver", "16.35.2000\n");
-        write(&ib, "mlx5_0/board_id", "MT_0000000008\n");
-        write(&ib, "mlx5_0/hca_type", "MT4119\n");
-        write(&ib, "mlx5_0/ports/1/state", "4: ACTIVE\n");
-        write(&ib, "mlx5_0/ports/1/phys_state", "5: LinkUp\n");
-        write(&ib, "mlx5_0/ports/1/rate", "100 Gb/sec (4X EDR)\n");
-        write(&ib, "mlx5_0/ports/1/counters/port_rcv_data", "1000\n");
-        write(&ib, "mlx5_0/ports/1/counters/port_xmit_wait", "3\n");
-        write(&ib, "mlx5_0/ports/1/counters/VL15_dropped", "0\n");
-        write(&ib, "mlx5_0/ports/1/counters/unknown_new_counter", "9\n");
-        write(&ib, "mlx5_0/ports/1/hw_counters/out_of_buffer", "7\n");
-        write(&ib, "mlx5_0/ports/1/hw_counters/lifespan", "12\n");
-        write(&ib, "mthca0/fw_ver", "1.2.0\n");
-        write(&ib, "mthca0/ports/1/state", "1: DOWN\n");
-        write(&ib, "mthca0/ports/1/phys_state", "2: Polling\n");
-        write(&ib, "mthca0/ports/1/rate", "10 Gb/sec (4X)\n");
-        write(&ib, "mthca0/ports/1/counters/link_downed", "N/A (no PMA)\n");
-        write(&ib, "mthca0/ports/1/counters/symbol_error", "2\n");
-        write(&ib, "mthca0/ports/1/counters_ext/port_xmit_data_64", "5\n");
+        write_file(&ib.join("mlx5_0/fw_ver"), "16.35.2000\n");
+        write_file(&ib.join("mlx5_0/board_id"), "MT_0000000008\n");
+        write_file(&ib.join("mlx5_0/hca_type"), "MT4119\n");
+        write_file(&ib.join("mlx5_0/ports/1/state"), "4: ACTIVE\n");
+        write_file(&ib.join("mlx5_0/ports/1/phys_state"), "5: LinkUp\n");
+        write_file(&ib.join("mlx5_0/ports/1/rate"), "100 Gb/sec (4X EDR)\n");
+        write_file(&ib.join("mlx5_0/ports/1/counters/port_rcv_data"), "1000\n");
+        write_file(&ib.join("mlx5_0/ports/1/counters/port_xmit_wait"), "3\n");
+        write_file(&ib.join("mlx5_0/ports/1/counters/VL15_dropped"), "0\n");
+        write_file(&ib.join("mlx5_0/ports/1/counters/unknown_new_counter"), "9\n");
+        write_file(&ib.join("mlx5_0/ports/1/hw_counters/out_of_buffer"), "7\n");
+        write_file(&ib.join("mlx5_0/ports/1/hw_counters/lifespan"), "12\n");
+        write_file(&ib.join("mthca0/fw_ver"), "1.2.0\n");
+        write_file(&ib.join("mthca0/ports/1/state"), "1: DOWN\n");
+        write_file(&ib.join("mthca0/ports/1/phys_state"), "2: Polling\n");
+        write_file(&ib.join("mthca0/ports/1/rate"), "10 Gb/sec (4X)\n");
+        write_file(&ib.join("mthca0/ports/1/counters/link_downed"), "N/A (no PMA)\n");
+        write_file(&ib.join("mthca0/ports/1/counters/symbol_error"), "2\n");
+        write_file(&ib.join("mthca0/ports/1/counters_ext/port_xmit_data_64"), "5\n");
         dir
     }
 
     #[test]
     fn output() {
         let dir = fake_sysfs();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, &Args {}).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let paths = sys_at(dir.path());
+        let text = render(&*build(&paths, &Args {}).unwrap()).unwrap();
         for l in [
             "# HELP node_infiniband_info Non-numeric data from /sys/class/infiniband/<device>, value is always 1.\n# TYPE node_infiniband_info gauge\nnode_infiniband_info{board_id=\"\",device=\"mthca0\",firmware_version=\"1.2.0\",hca_type=\"\"} 1\nnode_infiniband_info{board_id=\"MT_0000000008\",device=\"mlx5_0\",firmware_version=\"16.35.2000\",hca_type=\"MT4119\"} 1\n",
             "# TYPE node_infiniband_port_data_received_bytes_total counter\nnode_infiniband_port_data_received_bytes_total{device=\"mlx5_0\",port=\"1\"} 4000\n",
@@ -420,18 +410,12 @@ mod tests {
     #[test]
     fn absent_class_is_no_data_and_garbage_is_an_error() {
         let empty = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            sysfs: empty.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(empty.path());
         let err = build(&paths, &Args {}).unwrap().update(&mut Exposition::new()).unwrap_err();
         assert!(matches!(err, CollectError::NoData(_)));
         let dir = fake_sysfs();
-        write(&dir.path().join("class/infiniband"), "mlx5_0/ports/1/counters/symbol_error", "lots\n");
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        write_file(&dir.path().join("class/infiniband/mlx5_0/ports/1/counters/symbol_error"), "lots\n");
+        let paths = sys_at(dir.path());
         let err = build(&paths, &Args {}).unwrap().update(&mut Exposition::new()).unwrap_err();
         assert!(matches!(err, CollectError::Other(_)), "{err}");
     }

@@ -273,6 +273,7 @@ impl Collector for Ipvs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_files};
 
     // Shapes as printed by ip_vs on Linux 6.x (ip_vs_stats) and ip_vs_ctl.c (ip_vs).
     const STATS: &str = "   Total Incoming Outgoing         Incoming         Outgoing
@@ -352,17 +353,8 @@ UDP  [2620:0000:0000:0000:0000:0000:0000:0001]:0035 rr
 
     fn run(args: &Args, files: &[(&str, &str)]) -> Result<String, CollectError> {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        for (f, t) in files {
-            std::fs::write(dir.path().join("net").join(f), t).unwrap();
-        }
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, args).unwrap().update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        write_files(&dir.path().join("net"), files);
+        render(&*build(&proc_at(dir.path()), args).unwrap())
     }
 
     #[test]

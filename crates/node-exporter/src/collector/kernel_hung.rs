@@ -48,6 +48,7 @@ pub fn parse_count(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
 
     #[test]
     fn parses() {
@@ -59,16 +60,12 @@ mod tests {
     #[test]
     fn missing_file_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let c = build(&paths, &Args::default()).unwrap();
+        let c = build(&proc_at(dir.path()), &Args::default()).unwrap();
         assert!(matches!(c.update(&mut Exposition::new()), Err(CollectError::NoData(_))));
 
-        std::fs::create_dir_all(dir.path().join("sys/kernel")).unwrap();
-        std::fs::write(dir.path().join("sys/kernel/hung_task_detect_count"), "3\n").unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
+        write_file(&dir.path().join("sys/kernel/hung_task_detect_count"), "3\n");
         assert_eq!(
-            String::from_utf8(out.to_bytes()).unwrap(),
+            render(&*c).unwrap(),
             "# HELP node_kernel_hung_tasks_total Total number of tasks that have been detected as hung since the system booted.\n\
              # TYPE node_kernel_hung_tasks_total counter\nnode_kernel_hung_tasks_total 3\n"
         );

@@ -273,6 +273,7 @@ impl Collector for Mdadm {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_file, write_files};
     use std::fs;
 
     // Array shapes as the kernel's md driver prints them (md.c status functions), gathered from
@@ -381,33 +382,23 @@ unused devices: <none>
     fn exposes_mdstat_and_sysfs_families() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        fs::create_dir_all(root.join("proc")).unwrap();
-        fs::write(
-            root.join("proc/mdstat"),
+        write_file(
+            &root.join("proc/mdstat"),
             "Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n      [==>..................]  recovery = 12.0% (125952/1046528) finish=0.1min speed=125952K/sec\n\nunused devices: <none>\n",
-        )
-        .unwrap();
+        );
         // /sys/block/md0/md as on Linux 6.x for a degraded raid1; md1 a raid0 (no degraded file).
         for (dev, level, disks, degraded) in [("md0", "raid1", "2", Some("1")), ("md1", "raid0", "2", None)] {
             let md = root.join("sys/block").join(dev).join("md");
-            fs::create_dir_all(&md).unwrap();
-            fs::write(md.join("level"), format!("{level}\n")).unwrap();
-            fs::write(md.join("raid_disks"), format!("{disks}\n")).unwrap();
+            write_files(
+                &md,
+                &[("level", &format!("{level}\n")), ("raid_disks", &format!("{disks}\n"))],
+            );
             if let Some(d) = degraded {
-                fs::write(md.join("degraded"), format!("{d}\n")).unwrap();
+                write_file(&md.join("degraded"), &format!("{d}\n"));
             }
         }
         fs::create_dir_all(root.join("sys/block/sda")).unwrap();
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*build(&paths_in(root), &Args::default()).unwrap()).unwrap();
         let expected = "# HELP node_md_blocks Total number of blocks on device.
 # TYPE node_md_blocks gauge
 node_md_blocks{device=\"md0\"} 1.046528e+06

@@ -153,6 +153,9 @@ pub fn enable_flags(cmd: clap::Command) -> clap::Command {
     cmd
 }
 
+#[cfg(test)]
+pub(crate) mod testutil;
+
 collectors! {
     "arp" => arp, default true;
     "bcache" => bcache, default true;

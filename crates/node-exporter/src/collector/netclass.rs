@@ -560,13 +560,7 @@ impl NetClass {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        std::fs::create_dir_all(dir).unwrap();
-        for (f, v) in files {
-            std::fs::write(dir.join(f), v).unwrap();
-        }
-    }
+    use crate::collector::testutil::{render, sys_at, text, write_files};
 
     #[test]
     fn parses_go_style_integers() {
@@ -592,7 +586,7 @@ mod tests {
     fn fake_sysfs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("class/net");
-        write(
+        write_files(
             &net.join("eth0"),
             &[
                 ("addr_assign_type", "0\n"),
@@ -619,7 +613,7 @@ mod tests {
                 ("type", "1\n"),
             ],
         );
-        write(
+        write_files(
             &net.join("dummy0"),
             &[
                 ("address", "ae:c4:49:5c:c9:d5\n"),
@@ -632,19 +626,13 @@ mod tests {
                 ("type", "1\n"),
             ],
         );
-        write(&net.join("veth9"), &[("mtu", "1500\n")]);
+        write_files(&net.join("veth9"), &[("mtu", "1500\n")]);
         std::fs::write(net.join("bonding_masters"), "bond0\n").unwrap();
         dir
     }
 
     fn run(args: &Args, sys: &Path) -> Result<String, CollectError> {
-        let paths = Paths {
-            sysfs: sys.to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, args).unwrap().update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&sys_at(sys), args).unwrap())
     }
 
     fn default_args() -> Args {
@@ -771,7 +759,7 @@ mod tests {
         };
         let mut out = Exposition::new();
         c.emit_link(&mut out, &l, &sysfs).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = text(out);
         for line in [
             "# HELP node_network_info Non-numeric data of <iface>, value is always 1.\n# TYPE node_network_info gauge\nnode_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"Unknown\",ifalias=\"\",operstate=\"up\"} 1\n",
             "node_network_up{device=\"eth0\"} 1\n",
@@ -800,9 +788,7 @@ mod tests {
             },
         )
         .unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         assert!(text.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"), "{text}");
     }
 }

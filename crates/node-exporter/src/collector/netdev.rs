@@ -660,6 +660,7 @@ pub(crate) mod rtnl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_file};
     use std::collections::HashMap;
 
     // As on Linux 6.18 (this host, with two ifb devices), values edited.
@@ -669,10 +670,6 @@ mod tests {
   ifb0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
   eth0: 96579440    2981    1    2    3     4          5         6   194229    1704    7    8    9    10      11         12
 ";
-
-    fn render(e: Exposition) -> String {
-        String::from_utf8(e.to_bytes()).unwrap()
-    }
 
     #[test]
     fn parses_proc_net_dev() {
@@ -763,34 +760,18 @@ mod tests {
         assert!(devs.iter().any(|d| d.name == "lo"), "{devs:?}");
     }
 
-    fn collector(paths: &Paths, args: &Args) -> Box<dyn Collector> {
-        build(paths, args).unwrap()
-    }
-
-    fn proc_paths(dir: &std::path::Path) -> Paths {
-        Paths {
-            procfs: dir.join("proc"),
-            sysfs: dir.join("sys"),
-            ..Paths::default()
-        }
-    }
-
     #[test]
     fn proc_mode_output_filter_and_ifalias() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
-        std::fs::write(dir.path().join("proc/net/dev"), PROC_NET_DEV).unwrap();
-        std::fs::create_dir_all(dir.path().join("sys/class/net/eth0")).unwrap();
-        std::fs::write(dir.path().join("sys/class/net/eth0/ifalias"), "uplink\n").unwrap();
+        write_file(&dir.path().join("proc/net/dev"), PROC_NET_DEV);
+        write_file(&dir.path().join("sys/class/net/eth0/ifalias"), "uplink\n");
         let args = Args {
             netdev_no_netlink: true,
             netdev_device_exclude: Some("^lo$".into()),
             netdev_label_ifalias: true,
             ..Args::default()
         };
-        let mut out = Exposition::new();
-        collector(&proc_paths(dir.path()), &args).update(&mut out).unwrap();
-        let text = render(out);
+        let text = render(&*build(&paths_in(dir.path()), &args).unwrap()).unwrap();
         assert!(text.contains(
             "# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\nnode_network_receive_bytes_total{device=\"eth0\",ifalias=\"uplink\"} 9.657944e+07\nnode_network_receive_bytes_total{device=\"ifb0\",ifalias=\"\"} 0\n"
         ), "{text}");
@@ -806,7 +787,8 @@ mod tests {
             netdev_no_netlink: true,
             ..Args::default()
         };
-        let err = collector(&proc_paths(dir.path()), &args)
+        let err = build(&paths_in(dir.path()), &args)
+            .unwrap()
             .update(&mut Exposition::new())
             .unwrap_err();
         assert!(matches!(err, CollectError::NoData(_)), "{err}");

@@ -162,6 +162,7 @@ pub fn parse_snmp6(text: &str) -> Result<Stats, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file, write_files};
 
     // Shapes as on Linux 6.18 (this host), shortened.
     const NETSTAT: &str = "TcpExt: SyncookiesSent SyncookiesRecv ListenDrops TCPTimeouts TCPOFOQueue PruneCalled
@@ -214,28 +215,19 @@ UdpLite6InErrors                \t0
 
     fn fake_proc(snmp6: bool) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(dir.path().join("net/netstat"), NETSTAT).unwrap();
-        std::fs::write(dir.path().join("net/snmp"), SNMP).unwrap();
+        let net = dir.path().join("net");
+        write_files(&net, &[("netstat", NETSTAT), ("snmp", SNMP)]);
         if snmp6 {
-            std::fs::write(dir.path().join("net/snmp6"), SNMP6).unwrap();
+            write_file(&net.join("snmp6"), SNMP6);
         }
         dir
     }
 
     fn run(dir: &std::path::Path, args: &Args) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: dir.to_path_buf(),
-            ..Paths::default()
-        };
-        let c = build(&paths, args).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
+        let c = build(&proc_at(dir), args).unwrap();
+        let text = render(&*c)?;
         // A second scrape uses the cached field selection and gives the same output.
-        let mut again = Exposition::new();
-        c.update(&mut again)?;
-        let text = String::from_utf8(out.to_bytes()).unwrap();
-        assert_eq!(text, String::from_utf8(again.to_bytes()).unwrap());
+        assert_eq!(text, render(&*c)?);
         Ok(text)
     }
 

@@ -182,6 +182,7 @@ impl Collector for Nfs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
 
     // As on a Linux 6.x NFSv4.2 client (proc4 has 69 operations there), no NFSv2.
     const NFS: &str = "net 70 70 69 45
@@ -214,15 +215,8 @@ proc4 69 0 100 200 300 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
     #[test]
     fn output() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net/rpc")).unwrap();
-        std::fs::write(dir.path().join("net/rpc/nfs"), NFS).unwrap();
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, &Args {}).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        write_file(&dir.path().join("net/rpc/nfs"), NFS);
+        let text = render(&*build(&proc_at(dir.path()), &Args {}).unwrap()).unwrap();
         for l in [
             "# HELP node_nfs_packets_total Total NFSd network packets (sent+received) by protocol type.\n# TYPE node_nfs_packets_total counter\nnode_nfs_packets_total{protocol=\"tcp\"} 69\nnode_nfs_packets_total{protocol=\"udp\"} 70\n",
             "# HELP node_nfs_connections_total Total number of NFSd TCP connections.\n# TYPE node_nfs_connections_total counter\nnode_nfs_connections_total 45\n",
@@ -238,10 +232,7 @@ proc4 69 0 100 200 300 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
             assert!(text.contains(l), "missing {l:?} in\n{text}");
         }
         assert_eq!(text.matches("node_nfs_requests_total{").count(), 18 + 22 + 59);
-        let none = Paths {
-            procfs: dir.path().join("nope"),
-            ..Paths::default()
-        };
+        let none = proc_at(&dir.path().join("nope"));
         assert!(matches!(
             build(&none, &Args {}).unwrap().update(&mut Exposition::new()),
             Err(CollectError::NoData(_))

@@ -216,6 +216,7 @@ impl Collector for Nfsd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
 
     // As on a Linux 6.x server (proc4ops has 77 entries there; wdeleg_getattr since 6.6).
     const NFSD: &str = "rc 0 6 18622
@@ -259,15 +260,8 @@ wdeleg_getattr 16
     #[test]
     fn output() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net/rpc")).unwrap();
-        std::fs::write(dir.path().join("net/rpc/nfsd"), NFSD).unwrap();
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, &Args {}).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        write_file(&dir.path().join("net/rpc/nfsd"), NFSD);
+        let text = render(&*build(&proc_at(dir.path()), &Args {}).unwrap()).unwrap();
         for l in [
             "# HELP node_nfsd_reply_cache_nocache_total Total number of NFSd Reply Cache non-idempotent operations (rename/delete/…).\n# TYPE node_nfsd_reply_cache_nocache_total counter\nnode_nfsd_reply_cache_nocache_total 18622\n",
             "# HELP node_nfsd_server_threads Total number of NFSd kernel threads that are running.\n# TYPE node_nfsd_server_threads gauge\nnode_nfsd_server_threads 8\n",

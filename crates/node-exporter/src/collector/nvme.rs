@@ -145,6 +145,7 @@ impl Collector for Nvme {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, sys_at};
     use std::fs;
 
     #[test]
@@ -178,14 +179,9 @@ mod tests {
         fs::write(ns.join("size"), "1000\n").unwrap();
         fs::write(ns.join("nuse"), "500\n").unwrap();
         fs::write(ns.join("queue/logical_block_size"), "4096\n").unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         for line in [
             "node_nvme_info{cntlid=\"1997\",device=\"nvme0\",firmware_revision=\"1B2QEXP7\",model=\"Samsung SSD 970 PRO 512GB\",serial=\"S680HF8N190894I\",state=\"live\"} 1",
             "node_nvme_namespace_info{ana_state=\"optimized\",device=\"nvme0\",nsid=\"1\"} 1",
@@ -200,9 +196,7 @@ mod tests {
 
         // Without ana_state (no ANA support) the label says "unknown".
         fs::remove_file(ns.join("ana_state")).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         assert!(text.contains("ana_state=\"unknown\""));
 
         // A controller missing an attribute is an error for the collector, as upstream.
@@ -214,10 +208,7 @@ mod tests {
     #[test]
     fn no_nvme_class_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         assert!(matches!(c.update(&mut out), Err(CollectError::NoData(_))));

@@ -233,6 +233,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, write_files};
 
     #[test]
     fn parses_env_rules() {
@@ -276,15 +277,9 @@ mod tests {
 
     fn scrape(files: &[(&str, &str)]) -> Result<String, CollectError> {
         let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
+        write_files(dir.path(), files);
         let paths = Paths { rootfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths, &Args::default()).unwrap())
     }
 
     // Debian 12's /etc/os-release.

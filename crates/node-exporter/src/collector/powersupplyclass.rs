@@ -233,39 +233,24 @@ fn skippable(e: &SysReadError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_files};
     use std::fs;
 
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
-
     fn collect(root: &Path, ignored: &str) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
         let args = Args {
             ignored_supplies: ignored.to_string(),
         };
-        let c = build(&paths, &args).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &args).unwrap())
     }
 
     /// A ThinkPad (Linux 6.x): BAT0 reporting energy in µWh, and the AC adapter.
     fn thinkpad(root: &Path) {
         let class = root.join("sys/class/power_supply");
-        write(
+        write_files(
             &class.join("AC"),
             &[("online", "1\n"), ("type", "Mains\n"), ("uevent", "POWER_SUPPLY_NAME=AC\n")],
         );
-        write(
+        write_files(
             &class.join("BAT0"),
             &[
                 ("capacity", "81\n"),
@@ -359,7 +344,7 @@ node_power_supply_voltage_volt{power_supply=\"BAT0\"} 12.229
             collect(dir.path(), "^$"),
             Err(CollectError::NoData(_))
         ));
-        write(
+        write_files(
             &dir.path().join("sys/class/power_supply/BAT1"),
             &[("capacity", "full\n")],
         );

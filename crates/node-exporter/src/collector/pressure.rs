@@ -129,6 +129,7 @@ pub fn parse_psi(text: &str) -> Result<Psi, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_files};
 
     #[test]
     fn parses() {
@@ -143,18 +144,12 @@ mod tests {
 
     fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("pressure")).unwrap();
-        for (name, text) in files {
-            std::fs::write(dir.path().join("pressure").join(name), text).unwrap();
-        }
+        write_files(&dir.path().join("pressure"), files);
         dir
     }
 
     fn scrape(dir: &tempfile::TempDir) -> Result<String, CollectError> {
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&proc_at(dir.path()), &Args::default()).unwrap())
     }
 
     const BOTH: &str = "some avg10=0.00 avg60=0.00 avg300=0.00 total=5147356\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=4901866\n";

@@ -167,59 +167,41 @@ pub fn sanitize_metric_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
+    use crate::collector::testutil::{paths_in, render, write_files};
 
     fn collect(root: &Path, zone_label: bool) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
+        let args = Args {
+            enable_zone_label: zone_label,
         };
-        let c = build(
-            &paths,
-            &Args {
-                enable_zone_label: zone_label,
-            },
-        )
-        .unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &args).unwrap())
     }
 
     /// A two-socket Intel server (Linux 6.x): package-0/1 with core and dram subzones, the
     /// `intel-rapl` control type directory (no `name`), and an MMIO package zone.
     fn server(root: &Path) -> PathBuf {
         let class = root.join("sys/class/powercap");
-        write(&class.join("intel-rapl"), &[("enabled", "1\n")]);
-        write(
+        write_files(&class.join("intel-rapl"), &[("enabled", "1\n")]);
+        write_files(
             &class.join("intel-rapl:0"),
             &[("name", "package-0\n"), ("energy_uj", "240422366267\n")],
         );
-        write(
+        write_files(
             &class.join("intel-rapl:0:0"),
             &[("name", "core\n"), ("energy_uj", "118821284256\n")],
         );
-        write(
+        write_files(
             &class.join("intel-rapl:0:1"),
             &[("name", "dram\n"), ("energy_uj", "28426112\n")],
         );
-        write(
+        write_files(
             &class.join("intel-rapl:1"),
             &[("name", "package-1\n"), ("energy_uj", "1500000\n")],
         );
-        write(
+        write_files(
             &class.join("intel-rapl:1:0"),
             &[("name", "dram\n"), ("energy_uj", "2000000\n")],
         );
-        write(
+        write_files(
             &class.join("intel-rapl-mmio:0"),
             &[("name", "package-0\n"), ("energy_uj", "500\n")],
         );
@@ -273,7 +255,7 @@ node_rapl_package_joules_total{{index=\"1\",path=\"{p}/intel-rapl:1\"}} 1.5
             collect(dir.path(), false),
             Err(CollectError::NoData(_))
         ));
-        write(
+        write_files(
             &dir.path().join("sys/class/powercap/intel-rapl:0"),
             &[("name", "package-0\n"), ("energy_uj", "lots\n")],
         );

@@ -94,6 +94,7 @@ pub fn parse_schedstat(text: &str) -> Vec<CpuSchedstat<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render};
 
     // Version 15 format, as on Linux 6.x with CONFIG_SCHEDSTATS.
     const SCHEDSTAT: &str = "version 15\ntimestamp 15819019232\n\
@@ -117,13 +118,10 @@ cpu2 1 2 3\n";
     #[test]
     fn scrapes_and_missing_file_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let c = build(&paths, &Args::default()).unwrap();
+        let c = build(&proc_at(dir.path()), &Args::default()).unwrap();
         assert!(matches!(c.update(&mut Exposition::new()), Err(CollectError::NoData(_))));
         std::fs::write(dir.path().join("schedstat"), SCHEDSTAT).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         assert!(text.contains(
             "# HELP node_schedstat_running_seconds_total Number of seconds CPU spent running a process.\n\
              # TYPE node_schedstat_running_seconds_total counter\n\

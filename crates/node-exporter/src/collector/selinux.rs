@@ -231,25 +231,10 @@ pub fn parse_hash_stats(text: &str) -> Result<HashStats, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
+    use crate::collector::testutil::{paths_in, render, write_files};
 
     fn collect(root: &Path) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &Args::default()).unwrap())
     }
 
     #[test]
@@ -267,8 +252,8 @@ mod tests {
     fn fedora_permissive() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(&root.join("sys/fs/selinux"), &[("enforce", "0")]);
-        write(
+        write_files(&root.join("sys/fs/selinux"), &[("enforce", "0")]);
+        write_files(
             &root.join("sys/fs/selinux/avc"),
             &[
                 (
@@ -281,7 +266,7 @@ mod tests {
                 ("cache_threshold", "512\n"),
             ],
         );
-        write(
+        write_files(
             &root.join("etc/selinux"),
             &[(
                 "config",
@@ -289,7 +274,7 @@ mod tests {
                  SELINUX=enforcing\nSELINUXTYPE=targeted\n",
             )],
         );
-        write(&root.join("proc/thread-self/attr"), &[("current", "system_u:system_r:unconfined_service_t:s0\0")]);
+        write_files(&root.join("proc/thread-self/attr"), &[("current", "system_u:system_r:unconfined_service_t:s0\0")]);
         assert_eq!(
             collect(root).unwrap(),
             "# HELP node_selinux_avc_allocations_total SELinux AVC allocations
@@ -337,10 +322,10 @@ node_selinux_enabled 1
 "
         );
         // Before a policy is loaded the process label is "kernel": SELinux counts as disabled.
-        write(&root.join("proc/thread-self/attr"), &[("current", "kernel\0")]);
+        write_files(&root.join("proc/thread-self/attr"), &[("current", "kernel\0")]);
         assert!(collect(root).unwrap().contains("node_selinux_enabled 0\n"));
         // Without the AVC files the collector fails, as upstream.
-        write(&root.join("proc/thread-self/attr"), &[("current", "unconfined\0")]);
+        write_files(&root.join("proc/thread-self/attr"), &[("current", "unconfined\0")]);
         fs::remove_file(root.join("sys/fs/selinux/avc/hash_stats")).unwrap();
         assert!(collect(root).is_err());
     }

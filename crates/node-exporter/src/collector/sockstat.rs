@@ -142,6 +142,7 @@ impl Collector for SockStat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_files};
 
     // As on Linux 6.18 (this host).
     const SOCKSTAT: &str = "sockets: used 19
@@ -180,22 +181,14 @@ FRAG6: inuse 0 memory 0
 
     fn run(files: &[(&str, &str)]) -> String {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        for (f, t) in files {
-            std::fs::write(dir.path().join("net").join(f), t).unwrap();
-        }
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        write_files(&dir.path().join("net"), files);
+        let paths = proc_at(dir.path());
         let c = SockStat {
             v4: paths.proc("net/sockstat"),
             v6: paths.proc("net/sockstat6"),
             page_size: 4096,
         };
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
+        render(&c).unwrap()
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub fn parse_softnet(text: &str) -> Result<Vec<SoftnetStat>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
 
     #[test]
     fn parses_linux_6_with_15_columns() {
@@ -164,16 +165,11 @@ mod tests {
     #[test]
     fn scrapes() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        std::fs::write(
-            dir.path().join("net/softnet_stat"),
+        write_file(
+            &dir.path().join("net/softnet_stat"),
             "00049279 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n",
-        )
-        .unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        );
+        let text = render(&*build(&proc_at(dir.path()), &Args::default()).unwrap()).unwrap();
         assert!(text.contains(
             "# HELP node_softnet_processed_total Number of processed packets\n\
              # TYPE node_softnet_processed_total counter\nnode_softnet_processed_total{cpu=\"0\"} 299641\n"

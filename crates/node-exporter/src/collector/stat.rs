@@ -112,6 +112,7 @@ fn parse_u64(tok: &str, key: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render};
 
     // Shaped like Linux 6.18 on a 2-vCPU guest (the intr line shortened).
     const STAT: &str = "cpu  13154 0 3582 114995 499 0 49 13 0 0\n\
@@ -150,10 +151,7 @@ softirq 129627 0 17381 4 2871 39500 0 86 30140 0 39645\n";
     fn scrape(softirq: bool) -> String {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("stat"), STAT).unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args { softirq }).unwrap().update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
+        render(&*build(&proc_at(dir.path()), &Args { softirq }).unwrap()).unwrap()
     }
 
     #[test]

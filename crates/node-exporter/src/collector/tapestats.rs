@@ -113,6 +113,7 @@ impl Collector for Tapestats {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, sys_at};
     use std::fs;
 
     #[test]
@@ -136,17 +137,12 @@ mod tests {
         }
         // Go computes float64(ns) * 1e-9 too, so the same rounding shows.
         fs::write(class.join("st0/stats/io_ns"), "9950000000\n").unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let args = Args {
             ignored_devices: "^st1$".into(),
         };
         let c = build(&paths, &args).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         for line in [
             "# TYPE node_tape_io_now gauge\nnode_tape_io_now{device=\"st0\"} 1000\n",
             "# TYPE node_tape_io_time_seconds_total counter\nnode_tape_io_time_seconds_total{device=\"st0\"} 9.950000000000001\n",
@@ -168,10 +164,7 @@ mod tests {
     #[test]
     fn no_tape_class_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         assert!(matches!(c.update(&mut out), Err(CollectError::NoData(_))));

@@ -1269,6 +1269,7 @@ pub fn go_clean(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn parse(s: &str) -> Result<Vec<Family>, ParseError> {
@@ -1594,10 +1595,7 @@ mod tests {
         let args = Args {
             directories: dirs.iter().map(|s| s.to_string()).collect(),
         };
-        let c = build(&Paths::default(), &args).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
+        render(&*build(&Paths::default(), &args).unwrap()).unwrap()
     }
 
     const ERROR_HELP: &str = "# HELP node_textfile_scrape_error 1 if there was an error opening or reading a file, 0 otherwise\n# TYPE node_textfile_scrape_error gauge\n";

@@ -232,26 +232,11 @@ pub fn read_cooling_devices(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_files};
     use std::fs;
 
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
-
     fn collect(root: &Path) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &Args::default()).unwrap())
     }
 
     /// A laptop (Linux 6.x): an ACPI zone, the x86 package sensor, an iwlwifi zone whose `temp`
@@ -262,7 +247,7 @@ mod tests {
     fn laptop_zones_and_cooling_devices() {
         let dir = tempfile::tempdir().unwrap();
         let class = dir.path().join("sys/class/thermal");
-        write(
+        write_files(
             &class.join("thermal_zone0"),
             &[
                 ("type", "acpitz\n"),
@@ -271,7 +256,7 @@ mod tests {
                 ("mode", "enabled\n"),
             ],
         );
-        write(
+        write_files(
             &class.join("thermal_zone1"),
             &[
                 ("type", "x86_pkg_temp\n"),
@@ -279,11 +264,11 @@ mod tests {
                 ("temp", "-1500\n"),
             ],
         );
-        write(
+        write_files(
             &class.join("thermal_zone2"),
             &[("type", "iwlwifi_1\n"), ("policy", "step_wise\n")],
         );
-        write(
+        write_files(
             &class.join("thermal_zone3"),
             &[
                 ("type", "pch_skylake\n"),
@@ -292,7 +277,7 @@ mod tests {
                 ("mode", "disabled\n"),
             ],
         );
-        write(
+        write_files(
             &class.join("thermal_zone10"),
             &[
                 ("type", "INT3400 Thermal\n"),
@@ -300,7 +285,7 @@ mod tests {
                 ("temp", "20000\n"),
             ],
         );
-        write(
+        write_files(
             &class.join("cooling_device0"),
             &[
                 ("type", "Processor\n"),
@@ -308,7 +293,7 @@ mod tests {
                 ("cur_state", "0\n"),
             ],
         );
-        write(
+        write_files(
             &class.join("cooling_device1"),
             &[
                 ("type", "intel_powerclamp\n"),
@@ -317,7 +302,7 @@ mod tests {
             ],
         );
         // No cur_state: skipped, like an unreadable attribute.
-        write(
+        write_files(
             &class.join("cooling_device2"),
             &[("type", "Fan\n"), ("max_state", "1\n")],
         );
@@ -344,7 +329,7 @@ node_thermal_zone_temp{type=\"x86_pkg_temp\",zone=\"1\"} -1.5
     #[test]
     fn garbage_temperature_fails_the_collector() {
         let dir = tempfile::tempdir().unwrap();
-        write(
+        write_files(
             &dir.path().join("sys/class/thermal/thermal_zone0"),
             &[("type", "acpitz\n"), ("policy", "step_wise\n"), ("temp", "hot\n")],
         );
@@ -354,7 +339,7 @@ node_thermal_zone_temp{type=\"x86_pkg_temp\",zone=\"1\"} -1.5
     #[test]
     fn garbage_cooling_state_fails_the_collector() {
         let dir = tempfile::tempdir().unwrap();
-        write(
+        write_files(
             &dir.path().join("sys/class/thermal/cooling_device0"),
             &[("type", "Fan\n"), ("max_state", "x\n"), ("cur_state", "0\n")],
         );

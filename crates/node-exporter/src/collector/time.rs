@@ -117,6 +117,7 @@ pub fn parse_available(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render, sys_at, write_files};
 
     #[test]
     fn parses_available() {
@@ -132,15 +133,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cs = dir.path().join("devices/system/clocksource");
         for (n, avail, cur) in [("clocksource0", "tsc kvm-clock \n", "tsc\n"), ("clocksource1", "hpet\n", "hpet\n")] {
-            std::fs::create_dir_all(cs.join(n)).unwrap();
-            std::fs::write(cs.join(n).join("available_clocksource"), avail).unwrap();
-            std::fs::write(cs.join(n).join("current_clocksource"), cur).unwrap();
+            write_files(&cs.join(n), &[("available_clocksource", avail), ("current_clocksource", cur)]);
         }
         std::fs::create_dir_all(cs.join("power")).unwrap();
-        let paths = Paths { sysfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*build(&sys_at(dir.path()), &Args::default()).unwrap()).unwrap();
         assert!(text.contains(
             "# HELP node_time_clocksource_available_info Available clocksources read from '/sys/devices/system/clocksource'.\n\
              # TYPE node_time_clocksource_available_info gauge\n\
@@ -157,7 +153,7 @@ mod tests {
     #[test]
     fn no_clocksource_directory_is_fine() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths { sysfs: dir.path().to_path_buf(), ..Paths::default() };
+        let paths = sys_at(dir.path());
         let mut out = Exposition::new();
         build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
         assert!(!out.contains("node_time_clocksource_current_info"));

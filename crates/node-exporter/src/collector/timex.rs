@@ -168,6 +168,7 @@ pub fn metrics(t: &TimexState) -> Vec<(&'static str, &'static str, bool, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{render};
 
     fn value(m: &[(&str, &str, bool, f64)], name: &str) -> f64 {
         m.iter().find(|x| x.0 == name).unwrap().3
@@ -210,10 +211,8 @@ mod tests {
 
     #[test]
     fn reads_this_host() {
-        let mut out = Exposition::new();
-        match build(&Paths::default(), &Args::default()).unwrap().update(&mut out) {
-            Ok(()) => {
-                let text = String::from_utf8(out.to_bytes()).unwrap();
+        match render(&*build(&Paths::default(), &Args::default()).unwrap()) {
+            Ok(text) => {
                 assert!(text.contains("# TYPE node_timex_pps_error_total counter\n"));
                 assert!(text.contains("# TYPE node_timex_tick_seconds gauge\n"));
             }

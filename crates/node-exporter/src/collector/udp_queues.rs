@@ -86,6 +86,7 @@ impl Collector for UdpQueues {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_files};
 
     // As on a Linux 6.x host with two bound sockets, one with data queued.
     const UDP: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
@@ -105,17 +106,8 @@ mod tests {
 
     fn run(files: &[(&str, &str)]) -> Result<String, CollectError> {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("net")).unwrap();
-        for (f, t) in files {
-            std::fs::write(dir.path().join("net").join(f), t).unwrap();
-        }
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
-        let mut out = Exposition::new();
-        build(&paths, &Args {}).unwrap().update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        write_files(&dir.path().join("net"), files);
+        render(&*build(&proc_at(dir.path()), &Args {}).unwrap())
     }
 
     #[test]

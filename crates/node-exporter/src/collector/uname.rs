@@ -82,6 +82,7 @@ fn field(chars: &[libc::c_char]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{text};
 
     #[test]
     fn field_stops_at_nul() {
@@ -104,7 +105,7 @@ mod tests {
         let mut out = Exposition::new();
         write(&mut out, &u);
         assert_eq!(
-            String::from_utf8(out.to_bytes()).unwrap(),
+            text(out),
             "# HELP node_uname_info Labeled system information as provided by the uname system call.\n\
              # TYPE node_uname_info gauge\n\
              node_uname_info{domainname=\"(none)\",machine=\"x86_64\",nodename=\"vm\",release=\"6.18.44\",sysname=\"Linux\",version=\"#1 SMP PREEMPT_DYNAMIC @0\"} 1\n"

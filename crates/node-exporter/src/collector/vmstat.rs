@@ -73,6 +73,7 @@ pub fn parse_vmstat(text: &str) -> impl Iterator<Item = (&str, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render};
 
     // A few lines as on Linux 6.18.
     const VMSTAT: &str = "nr_free_pages 5523123\npgpgin 1205960\npgpgout 3050072\npswpin 0\n\
@@ -89,10 +90,7 @@ pswpout 0\npgfault 12712683\npgmajfault 3401\noom_kill 1\nworkingset_refault_ano
     fn scrape(args: &Args) -> String {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("vmstat"), VMSTAT).unwrap();
-        let paths = Paths { procfs: dir.path().to_path_buf(), ..Paths::default() };
-        let mut out = Exposition::new();
-        build(&paths, args).unwrap().update(&mut out).unwrap();
-        String::from_utf8(out.to_bytes()).unwrap()
+        render(&*build(&proc_at(dir.path()), args).unwrap()).unwrap()
     }
 
     #[test]

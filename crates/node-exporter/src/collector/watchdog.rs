@@ -159,26 +159,11 @@ pub fn read_device(dir: &Path) -> Result<Device, DeviceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{paths_in, render, write_files};
     use std::fs;
 
-    fn write(dir: &Path, files: &[(&str, &str)]) {
-        fs::create_dir_all(dir).unwrap();
-        for (name, content) in files {
-            fs::write(dir.join(name), content).unwrap();
-        }
-    }
-
     fn collect(root: &Path) -> Result<String, CollectError> {
-        let paths = Paths {
-            procfs: root.join("proc"),
-            sysfs: root.join("sys"),
-            rootfs: root.to_path_buf(),
-            udev_data: root.join("udev"),
-        };
-        let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out)?;
-        Ok(String::from_utf8(out.to_bytes()).unwrap())
+        render(&*build(&paths_in(root), &Args::default()).unwrap())
     }
 
     /// An iTCO_wdt on an Intel server (Linux 6.x) and a softdog with few attributes.
@@ -186,7 +171,7 @@ mod tests {
     fn itco_and_softdog() {
         let dir = tempfile::tempdir().unwrap();
         let class = dir.path().join("sys/class/watchdog");
-        write(
+        write_files(
             &class.join("watchdog0"),
             &[
                 ("bootstatus", "1\n"),
@@ -203,7 +188,7 @@ mod tests {
                 ("access_cs0", "0\n"),
             ],
         );
-        write(
+        write_files(
             &class.join("watchdog1"),
             &[("identity", "Software Watchdog\n"), ("timeout", "0x3c\n")],
         );
@@ -247,7 +232,7 @@ node_watchdog_timeout_seconds{name=\"watchdog1\"} 60
         fs::create_dir_all(&class).unwrap();
         // The empty class directory of a VM without a watchdog: success, no samples.
         assert_eq!(collect(dir.path()).unwrap(), "");
-        write(&class.join("watchdog0"), &[("timeout", "soon\n")]);
+        write_files(&class.join("watchdog0"), &[("timeout", "soon\n")]);
         assert!(matches!(collect(dir.path()), Err(CollectError::Other(_))));
     }
 }

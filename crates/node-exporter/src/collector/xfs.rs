@@ -138,7 +138,7 @@ impl Collector for Xfs {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::fs;
+    use crate::collector::testutil::{render, sys_at, write_file};
 
     // /sys/fs/xfs/sda1/stats/stats as Linux 6.x prints it (trimmed of sections not exported).
     const STATS: &str = "extent_alloc 1 872 0 0
@@ -173,19 +173,12 @@ debug 0
     fn exposes_per_device_counters() {
         let dir = tempfile::tempdir().unwrap();
         let xfs = dir.path().join("fs/xfs");
-        fs::create_dir_all(xfs.join("sda1/stats")).unwrap();
-        fs::write(xfs.join("sda1/stats/stats"), STATS).unwrap();
+        write_file(&xfs.join("sda1/stats/stats"), STATS);
         // The global stats directory has no per-device stats file and is not a device.
-        fs::create_dir_all(xfs.join("stats")).unwrap();
-        fs::write(xfs.join("stats/stats"), STATS).unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        write_file(&xfs.join("stats/stats"), STATS);
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         assert_eq!(text.matches("# TYPE node_xfs_").count(), METRICS.len());
         assert_eq!(text.matches("{device=\"sda1\"}").count(), METRICS.len());
         assert!(!text.contains("device=\"stats\""));
@@ -207,10 +200,7 @@ debug 0
     #[test]
     fn no_xfs_is_empty_success() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            sysfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = sys_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         c.update(&mut out).unwrap();

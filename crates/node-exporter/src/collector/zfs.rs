@@ -226,6 +226,7 @@ impl Collector for Zfs {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::collector::testutil::{proc_at, render, write_file};
     use std::fs;
 
     // Shapes as OpenZFS 2.x on Linux prints them.
@@ -273,14 +274,9 @@ arc_no_grow                     2    0
         fs::write(base.join("pool1/io"), "12 3 0x00 1 80 2225326830828 32953476980628\nnread    nwritten reads    writes   wtime    wlentime wupdate  rtime    rlentime rupdate  wcnt     rcnt\n1884160  3206144  22       132      7155162  104112268 1 4 5 6 0        0\n").unwrap();
         fs::write(base.join("pool1/objset-0x36"), "49 1 0x01 7 2160 5214787391 74985931356512\nname                            type data\ndataset_name                    7    pool1/dataset1\nwrites                          4    4\nnread                           4    28\n").unwrap();
         fs::write(base.join("pool1/state"), "ONLINE\n").unwrap();
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = proc_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
-        let mut out = Exposition::new();
-        c.update(&mut out).unwrap();
-        let text = String::from_utf8(out.to_bytes()).unwrap();
+        let text = render(&*c).unwrap();
         for line in [
             "# HELP node_zfs_arc_hits kstat.zfs.misc.arcstats.hits\n# TYPE node_zfs_arc_hits untyped\nnode_zfs_arc_hits 8.772612e+06\n",
             "node_zfs_arc_memory_available_bytes -5.664982784e+09\n",
@@ -302,15 +298,11 @@ arc_no_grow                     2    0
     #[test]
     fn missing_zfs_is_no_data_and_bad_file_is_error() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            procfs: dir.path().to_path_buf(),
-            ..Paths::default()
-        };
+        let paths = proc_at(dir.path());
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         assert!(matches!(c.update(&mut out), Err(CollectError::NoData(_))));
-        fs::create_dir_all(dir.path().join("spl/kstat/zfs")).unwrap();
-        fs::write(dir.path().join("spl/kstat/zfs/arcstats"), "garbage\n").unwrap();
+        write_file(&dir.path().join("spl/kstat/zfs/arcstats"), "garbage\n");
         assert!(c.update(&mut out).is_err());
     }
 }
