@@ -8,8 +8,10 @@
 pub mod cli;
 pub mod collector;
 pub mod filter;
+pub mod go;
 pub mod read;
 pub mod scrape;
+pub mod sysfs;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::hwmon::{sys_read_string, SysReadError};
+use crate::sysfs::{sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
 
 /// Flags of the `dmi` collector (none).

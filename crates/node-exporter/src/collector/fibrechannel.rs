@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use super::hwmon::{parse_sysfs_u64, sys_read_string, SysReadError};
+use crate::sysfs::{parse_sysfs_u64, read_failed, sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
 
 /// Flags of the `fibrechannel` collector (none).
@@ -175,10 +175,7 @@ pub fn read_host(dir: &Path) -> Result<Host, HostError> {
             Ok(v) => v,
             Err(e) if e.is_not_found() => String::new(),
             Err(e) => {
-                return Err(HostError::Read(format!(
-                    "failed to read file {:?}: {e}",
-                    path.display()
-                )))
+                return Err(HostError::Read(read_failed(&path, e)))
             }
         };
         // "0x21000024ff7d0e42" is labelled without the prefix.
@@ -208,10 +205,7 @@ pub fn read_host(dir: &Path) -> Result<Host, HostError> {
             Ok(v) => v,
             Err(e) if skippable(&e) => continue,
             Err(e) => {
-                return Err(HostError::Read(format!(
-                    "failed to read file {:?}: {e}",
-                    path.display()
-                )))
+                return Err(HostError::Read(read_failed(&path, e)))
             }
         };
         let v = parse_sysfs_u64(&raw)

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use exporter_core::cli::UsageError;
@@ -20,6 +20,8 @@ use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::Filter;
+use crate::go::{go_parse_float, to_valid_utf8};
+use crate::sysfs::sys_read_file;
 
 /// Flags of the `hwmon` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -515,131 +517,6 @@ fn file_name_of(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-// ---- sysfs helpers shared by the sysfs-class collectors (candidates for crate::read) ----
-
-/// Why a sysfs attribute could not be read: opening it failed (missing, permission) or the
-/// driver's `show` callback returned an error on read (EAGAIN, ENODATA, EIO, EOPNOTSUPP, ...).
-/// procfs' callers treat the two differently, so the distinction is kept.
-#[derive(Debug)]
-pub enum SysReadError {
-    Open(io::Error),
-    Read(io::Error),
-}
-
-impl SysReadError {
-    pub fn io(&self) -> &io::Error {
-        match self {
-            SysReadError::Open(e) | SysReadError::Read(e) => e,
-        }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        crate::read::is_missing(self.io())
-    }
-
-    pub fn is_permission(&self) -> bool {
-        self.io().kind() == io::ErrorKind::PermissionDenied
-    }
-
-    pub fn errno(&self) -> Option<i32> {
-        self.io().raw_os_error()
-    }
-
-    pub fn into_io(self) -> io::Error {
-        match self {
-            SysReadError::Open(e) | SysReadError::Read(e) => e,
-        }
-    }
-}
-
-impl std::fmt::Display for SysReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.io().fmt(f)
-    }
-}
-
-impl std::error::Error for SysReadError {}
-
-/// One `read(2)` of at most 128 bytes, as procfs' `SysReadFile` does: some hwmon drivers return
-/// EAGAIN forever, and a read loop would spin on them.
-pub fn sys_read_file(path: &Path) -> Result<Vec<u8>, SysReadError> {
-    let mut f = fs::File::open(path).map_err(SysReadError::Open)?;
-    let mut buf = [0u8; 128];
-    let n = f.read(&mut buf).map_err(SysReadError::Read)?;
-    Ok(buf[..n].to_vec())
-}
-
-/// [`sys_read_file`] with surrounding whitespace trimmed and invalid UTF-8 replaced (DMI and
-/// battery strings come from firmware).
-pub fn sys_read_string(path: &Path) -> Result<String, SysReadError> {
-    let raw = sys_read_file(path)?;
-    Ok(to_valid_utf8(raw.trim_ascii()))
-}
-
-/// Go's `strings.ToValidUTF8(s, "\u{FFFD}")`: each run of invalid bytes becomes one U+FFFD.
-pub fn to_valid_utf8(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut last_invalid = false;
-    for chunk in bytes.utf8_chunks() {
-        let valid = chunk.valid();
-        if !valid.is_empty() {
-            out.push_str(valid);
-            last_invalid = false;
-        }
-        if !chunk.invalid().is_empty() {
-            if !last_invalid {
-                out.push('\u{FFFD}');
-            }
-            last_invalid = true;
-        }
-    }
-    out
-}
-
-/// Go's `strconv.ParseFloat(s, 64)` for the inputs sysfs and the text format produce: Rust
-/// accepts the same decimal, exponent, `Inf`/`NaN` spellings, but Go rejects out-of-range
-/// values where Rust rounds to infinity.
-pub fn go_parse_float(s: &str) -> Option<f64> {
-    let v = s.parse::<f64>().ok()?;
-    if v.is_infinite() {
-        let unsigned = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        if unsigned != "inf" && unsigned != "infinity" {
-            return None;
-        }
-    }
-    Some(v)
-}
-
-/// procfs' `ValueParser.PInt64`: decimal, or hexadecimal after a `0x` prefix.
-pub fn parse_sysfs_i64(s: &str) -> Option<i64> {
-    match s.strip_prefix("0x") {
-        Some(hex) => i64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
-/// procfs' `ValueParser.PUInt64`: decimal, or hexadecimal after a `0x` prefix; no sign.
-pub fn parse_sysfs_u64(s: &str) -> Option<u64> {
-    let (digits, radix) = match s.strip_prefix("0x") {
-        Some(hex) => (hex, 16),
-        None => (s, 10),
-    };
-    if digits.starts_with('+') {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok()
-}
-
-/// Go's `strconv.ParseUint(strings.TrimSpace(s), 10, 64)`, as node_exporter's and procfs'
-/// `ReadUintFromFile` use.
-pub fn parse_go_u64(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.starts_with('+') {
-        return None;
-    }
-    s.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,26 +576,6 @@ mod tests {
         assert_eq!(clean_metric_name("applesmc.768"), "applesmc_768");
         assert_eq!(clean_metric_name("0000:00:18.3"), "0000:00:18_3");
         assert_eq!(clean_metric_name("__"), "");
-    }
-
-    #[test]
-    fn helpers_parse_like_go() {
-        assert_eq!(go_parse_float("42000"), Some(42000.0));
-        assert_eq!(go_parse_float("-1.5e3"), Some(-1500.0));
-        assert_eq!(go_parse_float("+Inf"), Some(f64::INFINITY));
-        assert!(go_parse_float("NaN").unwrap().is_nan());
-        assert_eq!(go_parse_float("1e400"), None);
-        assert_eq!(go_parse_float(" 1"), None);
-        assert_eq!(go_parse_float(""), None);
-        assert_eq!(parse_sysfs_i64("0x1f"), Some(31));
-        assert_eq!(parse_sysfs_i64("-22"), Some(-22));
-        assert_eq!(parse_sysfs_i64("x"), None);
-        assert_eq!(parse_sysfs_u64("0xffffffffffffffff"), Some(u64::MAX));
-        assert_eq!(parse_sysfs_u64("+1"), None);
-        assert_eq!(parse_go_u64(" 7\n"), Some(7));
-        assert_eq!(parse_go_u64("+7"), None);
-        assert_eq!(to_valid_utf8(b"ok"), "ok");
-        assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
     }
 
     /// coretemp on an Intel desktop (Linux 6.x): the sensors live in the hwmon directory, which

@@ -162,7 +162,10 @@ fn parse_uint(s: &str) -> Option<u64> {
     u64::from_str_radix(digits, radix).ok()
 }
 
-/// Reads a small sysfs file, trimmed; `Ok(None)` when the driver refuses it.
+/// Reads a small sysfs file, trimmed; `Ok(None)` when the driver refuses it. Kept apart from
+/// netclass' `read_attr` (one 128-byte read via [`crate::sysfs::sys_read_file`]): this reads the
+/// whole file, fails on invalid UTF-8 and skips only the errors procfs' infiniband reader skips
+/// (not ENODEV).
 fn read_value(path: &Path) -> std::io::Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s.trim().to_string())),

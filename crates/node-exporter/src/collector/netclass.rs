@@ -10,7 +10,6 @@
 //! `--collector.netclass.netlink` switches to upstream's rtnetlink variant (see
 //! [`LinkInfo`]), with `--collector.netclass_rtnl.with-stats` adding the link counters.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use exporter_core::cli::UsageError;
@@ -18,6 +17,7 @@ use exporter_core::Exposition;
 use regex::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sysfs::{read_failed, sys_read_file, SysReadError};
 
 /// Flags of the `netclass` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -225,12 +225,12 @@ fn list_devices(dir: &Path) -> std::io::Result<Vec<String>> {
 
 /// Reads a sysfs attribute as node_exporter's procfs does: one read of at most 128 bytes,
 /// trimmed. `None` when the kernel has no value for this device (missing, EINVAL, EOPNOTSUPP,
-/// EPERM).
+/// EPERM). Not [`crate::sysfs::sys_read_string`]: this collector has always replaced each
+/// invalid UTF-8 sequence (not each run) and trimmed Unicode (not only ASCII) whitespace, which
+/// matters for user-set attributes such as `ifalias`.
 fn read_attr(path: &Path) -> std::io::Result<Option<String>> {
-    let mut buf = [0u8; 128];
-    let res = std::fs::File::open(path).and_then(|mut f| f.read(&mut buf));
-    match res {
-        Ok(n) => Ok(Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())),
+    match sys_read_file(path).map_err(SysReadError::into_io) {
+        Ok(raw) => Ok(Some(String::from_utf8_lossy(&raw).trim().to_string())),
         Err(e)
             if crate::read::is_missing(&e)
                 || e.kind() == std::io::ErrorKind::PermissionDenied
@@ -241,10 +241,7 @@ fn read_attr(path: &Path) -> std::io::Result<Option<String>> {
         {
             Ok(None)
         }
-        Err(e) => Err(std::io::Error::new(
-            e.kind(),
-            format!("failed to read file {:?}: {e}", path.display()),
-        )),
+        Err(e) => Err(std::io::Error::new(e.kind(), read_failed(path, &e))),
     }
 }
 

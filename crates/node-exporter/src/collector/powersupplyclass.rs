@@ -11,7 +11,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 use regex::Regex;
 
-use super::hwmon::{parse_sysfs_i64, sys_read_string, SysReadError};
+use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
 
 /// Flags of the `powersupplyclass` collector.
@@ -197,7 +197,7 @@ pub fn read_supply(dir: &Path) -> Result<Supply, String> {
         match sys_read_string(&path) {
             Ok(v) => Ok(Some(v)),
             Err(e) if skippable(&e) => Ok(None),
-            Err(e) => Err(format!("failed to read file {:?}: {e}", path.display())),
+            Err(e) => Err(read_failed(&path, e)),
         }
     };
     for (file, suffix, scale) in NUMERIC {

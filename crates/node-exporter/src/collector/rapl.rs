@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use super::hwmon::parse_go_u64;
+use crate::go::parse_go_u64;
 use super::{CollectError, CollectResult, Collector, Paths};
 
 /// Flags of the `rapl` collector.

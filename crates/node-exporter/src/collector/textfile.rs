@@ -24,7 +24,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::exposition::format_float;
 use exporter_core::{Exposition, MetricType};
 
-use super::hwmon::{go_parse_float, to_valid_utf8};
+use crate::go::{go_parse_float, to_valid_utf8};
 use super::{CollectResult, Collector, Paths};
 
 /// Flags of the `textfile` collector.

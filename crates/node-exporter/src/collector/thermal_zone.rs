@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::hwmon::{sys_read_string, SysReadError};
+use crate::sysfs::{sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
 
 /// Flags of the `thermal_zone` collector (none).

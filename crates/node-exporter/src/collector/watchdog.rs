@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::hwmon::{parse_sysfs_i64, sys_read_string};
+use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string};
 use super::{CollectError, CollectResult, Collector, Paths};
 
 /// Flags of the `watchdog` collector (none).
@@ -135,7 +135,7 @@ pub fn read_device(dir: &Path) -> Result<Device, DeviceError> {
                 let kind = e.io().kind();
                 Err(DeviceError::Io(std::io::Error::new(
                     kind,
-                    format!("failed to read file {:?}: {e}", path.display()),
+                    read_failed(&path, e),
                 )))
             }
         }
