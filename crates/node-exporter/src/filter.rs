@@ -13,27 +13,16 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Compiles the two patterns. `flag` names the flag family in error messages. Go's regexp
-    /// and Rust's regex agree on the RE2 syntax these flags use.
+    /// Compiles the two patterns. `flag` names the flag family in error messages:
+    /// `--<flag>-include`, `--<flag>-exclude`.
     pub fn new(
         flag: &str,
         include: Option<&str>,
         exclude: Option<&str>,
     ) -> Result<Self, UsageError> {
-        let compile = |kind: &str, p: Option<&str>| -> Result<Option<Regex>, UsageError> {
-            match p {
-                None | Some("") => Ok(None),
-                Some(p) => Regex::new(p).map(Some).map_err(|e| {
-                    UsageError::new(format!(
-                        "--{flag}-{kind}: bad regular expression: {}",
-                        one_line(&e.to_string())
-                    ))
-                }),
-            }
-        };
         Ok(Self {
-            include: compile("include", include)?,
-            exclude: compile("exclude", exclude)?,
+            include: compile_optional_regex(&format!("{flag}-include"), include)?,
+            exclude: compile_optional_regex(&format!("{flag}-exclude"), exclude)?,
         })
     }
 
@@ -44,6 +33,126 @@ impl Filter {
             (None, Some(exc)) => exc.is_match(name),
             (None, None) => false,
         }
+    }
+}
+
+/// node_exporter's `deviceFilter`, where include and exclude both apply: a name is dropped when
+/// the exclude pattern matches it *or* the include pattern does not (unlike [`Filter`], where a
+/// given include wins). The arp and hwmon flags work this way.
+#[derive(Debug, Clone, Default)]
+pub struct BothFilter {
+    include: Filter,
+    exclude: Filter,
+}
+
+impl BothFilter {
+    /// Compiles the two patterns; `flag` names the flag family in error messages.
+    pub fn new(
+        flag: &str,
+        include: Option<&str>,
+        exclude: Option<&str>,
+    ) -> Result<Self, UsageError> {
+        Ok(Self {
+            include: Filter::new(flag, include, None)?,
+            exclude: Filter::new(flag, None, exclude)?,
+        })
+    }
+
+    /// Whether `name` is filtered out.
+    pub fn ignored(&self, name: &str) -> bool {
+        self.exclude.ignored(name) || self.include.ignored(name)
+    }
+}
+
+/// How an include flag given without an explicit exclude treats the exclude in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeAlone {
+    /// It drops the default exclude, unless the deprecated flag was given at all (diskstats).
+    DropsDefault,
+    /// It drops any exclude, the deprecated flag's too, and says so at debug level
+    /// (filesystem's mount points and fs types, as upstream's `newMountPointsFilter`).
+    DropsAny,
+}
+
+/// A node_exporter `--<prefix>.<name>-include` / `-exclude` pair with a default exclude and a
+/// deprecated `--<prefix>.<deprecated>` flag standing in for the exclude.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagPair<'a> {
+    /// `collector.filesystem`
+    pub prefix: &'a str,
+    /// `mount-points`
+    pub name: &'a str,
+    /// `ignored-mount-points`
+    pub deprecated: &'a str,
+    pub default_exclude: &'a str,
+    pub include_alone: IncludeAlone,
+}
+
+impl FlagPair<'_> {
+    /// Resolves the three flags into one filter as node_exporter does: the deprecated flag
+    /// stands in for an unset exclude (both set is an error), an include given without an
+    /// explicit exclude drops the exclude as [`IncludeAlone`] says, and two non-empty patterns
+    /// are an error.
+    pub fn resolve(
+        &self,
+        include: Option<&str>,
+        exclude: Option<&str>,
+        deprecated: Option<&str>,
+    ) -> Result<Filter, UsageError> {
+        let (prefix, name, old_name) = (self.prefix, self.name, self.deprecated);
+        let exclude_set = exclude.is_some();
+        let mut exclude = exclude.unwrap_or(self.default_exclude).to_string();
+        if let Some(old) = deprecated.filter(|s| !s.is_empty()) {
+            if exclude_set {
+                return Err(UsageError::new(format!(
+                    "--{prefix}.{old_name} and --{prefix}.{name}-exclude are mutually exclusive"
+                )));
+            }
+            tracing::warn!("--{prefix}.{old_name} is DEPRECATED and will be removed in 2.0.0, use --{prefix}.{name}-exclude");
+            exclude = old.to_string();
+        }
+        let include = include.unwrap_or("");
+        if !include.is_empty() && !exclude_set {
+            match self.include_alone {
+                IncludeAlone::DropsDefault => {
+                    if deprecated.is_none() {
+                        exclude.clear();
+                    }
+                }
+                IncludeAlone::DropsAny => {
+                    tracing::debug!("{name}-exclude flag not set when {name}-include flag is set, assuming include is desired");
+                    exclude.clear();
+                }
+            }
+        }
+        if !include.is_empty() && !exclude.is_empty() {
+            return Err(UsageError::new(format!(
+                "--{prefix}.{name}-exclude and --{prefix}.{name}-include are mutually exclusive"
+            )));
+        }
+        Filter::new(&format!("{prefix}.{name}"), Some(include), Some(&exclude))
+    }
+}
+
+/// Compiles the regular expression given to `--<flag>`. A bad one is a usage error naming the
+/// flag, on one line. Go's regexp and Rust's regex agree on the RE2 syntax these flags use.
+pub fn compile_regex(flag: &str, pattern: &str) -> Result<Regex, UsageError> {
+    Regex::new(pattern).map_err(|e| {
+        UsageError::new(format!(
+            "--{flag}: bad regular expression: {}",
+            one_line(&e.to_string())
+        ))
+    })
+}
+
+/// [`compile_regex`] for a pattern that may be absent: none or an empty one is no regex.
+pub fn compile_optional_regex(
+    flag: &str,
+    pattern: Option<&str>,
+) -> Result<Option<Regex>, UsageError> {
+    match pattern {
+        None | Some("") => Ok(None),
+        Some(p) => compile_regex(flag, p).map(Some),
     }
 }
 

@@ -14,7 +14,7 @@ use exporter_core::Exposition;
 
 use super::netdev::rtnl;
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::filter::Filter;
+use crate::filter::BothFilter;
 
 /// Flags of the `arp` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -44,14 +44,9 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
     // Upstream does not reject both filters here: a device must pass both.
     Ok(Box::new(Arp {
         path: paths.proc("net/arp"),
-        include: Filter::new(
+        filter: BothFilter::new(
             "collector.arp.device",
             args.arp_device_include.as_deref(),
-            None,
-        )?,
-        exclude: Filter::new(
-            "collector.arp.device",
-            None,
             args.arp_device_exclude.as_deref(),
         )?,
         netlink: !args.arp_no_netlink,
@@ -60,8 +55,7 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
 
 struct Arp {
     path: PathBuf,
-    include: Filter,
-    exclude: Filter,
+    filter: BothFilter,
     netlink: bool,
 }
 
@@ -76,7 +70,7 @@ impl Collector for Arp {
                 .map_err(|e| anyhow::anyhow!("could not get ARP entries: {e}"))?
         };
         for (device, count) in &entries {
-            if self.include.ignored(device) || self.exclude.ignored(device) {
+            if self.filter.ignored(device) {
                 continue;
             }
             out.gauge(

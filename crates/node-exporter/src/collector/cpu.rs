@@ -22,6 +22,7 @@ use exporter_core::{Exposition, MetricType};
 
 use super::cpufreq::{cpu_number, parse_cpu_list};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::filter::compile_optional_regex;
 
 /// USER_HZ: `/proc/stat` ticks per second.
 const USER_HZ: f64 = 100.0;
@@ -65,19 +66,12 @@ impl Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let compile = |flag: &str, p: &Option<String>| -> Result<Option<Regex>, UsageError> {
-        match p.as_deref() {
-            None | Some("") => Ok(None),
-            Some(p) => Regex::new(p).map(Some).map_err(|e| {
-                UsageError::new(format!(
-                    "--{flag}: bad regular expression: {}",
-                    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-                ))
-            }),
-        }
-    };
-    let flags_include = compile("collector.cpu.info.flags-include", &args.flags_include)?;
-    let bugs_include = compile("collector.cpu.info.bugs-include", &args.bugs_include)?;
+    let flags_include = compile_optional_regex(
+        "collector.cpu.info.flags-include",
+        args.flags_include.as_deref(),
+    )?;
+    let bugs_include =
+        compile_optional_regex("collector.cpu.info.bugs-include", args.bugs_include.as_deref())?;
     // As node_exporter: either filter turns the info metrics on.
     let info = args.info || flags_include.is_some() || bugs_include.is_some();
     if info && !args.info {

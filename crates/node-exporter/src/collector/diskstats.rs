@@ -14,7 +14,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::filter::Filter;
+use crate::filter::{Filter, FlagPair, IncludeAlone};
 
 /// node_exporter's `diskstatsDefaultIgnoredDevices`: partitions and RAM/loop/floppy devices.
 pub const DEFAULT_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
@@ -49,33 +49,17 @@ pub struct Args {
 /// stands in for an unset exclude; an include given without an explicit exclude drops the
 /// default exclude; two non-empty patterns are an error.
 pub fn device_filter(args: &Args) -> Result<Filter, UsageError> {
-    let exclude_set = args.device_exclude.is_some();
-    let mut exclude = args
-        .device_exclude
-        .clone()
-        .unwrap_or_else(|| DEFAULT_DEVICE_EXCLUDE.to_string());
-    if let Some(old) = args.ignored_devices.as_deref().filter(|s| !s.is_empty()) {
-        if exclude_set {
-            return Err(UsageError::new(
-                "--collector.diskstats.ignored-devices and --collector.diskstats.device-exclude are mutually exclusive",
-            ));
-        }
-        tracing::warn!("--collector.diskstats.ignored-devices is DEPRECATED and will be removed in 2.0.0, use --collector.diskstats.device-exclude");
-        exclude = old.to_string();
+    FlagPair {
+        prefix: "collector.diskstats",
+        name: "device",
+        deprecated: "ignored-devices",
+        default_exclude: DEFAULT_DEVICE_EXCLUDE,
+        include_alone: IncludeAlone::DropsDefault,
     }
-    let include = args.device_include.clone().unwrap_or_default();
-    if !include.is_empty() && !exclude_set && args.ignored_devices.is_none() {
-        exclude.clear();
-    }
-    if !include.is_empty() && !exclude.is_empty() {
-        return Err(UsageError::new(
-            "--collector.diskstats.device-exclude and --collector.diskstats.device-include are mutually exclusive",
-        ));
-    }
-    Filter::new(
-        "collector.diskstats.device",
-        Some(include.as_str()),
-        Some(exclude.as_str()),
+    .resolve(
+        args.device_include.as_deref(),
+        args.device_exclude.as_deref(),
+        args.ignored_devices.as_deref(),
     )
 }
 

@@ -24,7 +24,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::filter::Filter;
+use crate::filter::{Filter, FlagPair, IncludeAlone};
 
 /// node_exporter's `defMountPointsExcluded` on Linux.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
@@ -115,45 +115,6 @@ impl Default for Args {
             stat_workers: 4,
         }
     }
-}
-
-/// node_exporter's include/exclude resolution for one pair of flags: the deprecated `ignored-*`
-/// flag stands in for an unset exclude, an include given without an explicit exclude drops the
-/// default exclude, and two non-empty patterns are a usage error.
-fn resolve_filter(
-    name: &str,
-    old_name: &str,
-    include: Option<&str>,
-    exclude: Option<&str>,
-    old: Option<&str>,
-    default: &str,
-) -> Result<Filter, UsageError> {
-    let exclude_set = exclude.is_some();
-    let mut exclude = exclude.unwrap_or(default).to_string();
-    if let Some(old) = old.filter(|s| !s.is_empty()) {
-        if exclude_set {
-            return Err(UsageError::new(format!(
-                "--collector.filesystem.{old_name} and --collector.filesystem.{name}-exclude are mutually exclusive"
-            )));
-        }
-        tracing::warn!("--collector.filesystem.{old_name} is DEPRECATED and will be removed in 2.0.0, use --collector.filesystem.{name}-exclude");
-        exclude = old.to_string();
-    }
-    let include = include.unwrap_or("");
-    if !include.is_empty() && !exclude_set {
-        tracing::debug!("{name}-exclude flag not set when {name}-include flag is set, assuming include is desired");
-        exclude.clear();
-    }
-    if !include.is_empty() && !exclude.is_empty() {
-        return Err(UsageError::new(format!(
-            "--collector.filesystem.{name}-exclude and --collector.filesystem.{name}-include are mutually exclusive"
-        )));
-    }
-    Filter::new(
-        &format!("collector.filesystem.{name}"),
-        Some(include),
-        Some(&exclude),
-    )
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
@@ -298,22 +259,29 @@ struct Jobs {
 
 impl Filesystem {
     fn new(paths: &Paths, args: &Args, stat: Arc<StatFn>) -> Result<Self, UsageError> {
-        let mount_filter = resolve_filter(
+        let flags = |name, deprecated, default_exclude| FlagPair {
+            prefix: "collector.filesystem",
+            name,
+            deprecated,
+            default_exclude,
+            include_alone: IncludeAlone::DropsAny,
+        };
+        let mount_filter = flags(
             "mount-points",
             "ignored-mount-points",
+            DEFAULT_MOUNT_POINTS_EXCLUDE,
+        )
+        .resolve(
             args.mount_points_include.as_deref(),
             args.mount_points_exclude.as_deref(),
             args.ignored_mount_points.as_deref(),
-            DEFAULT_MOUNT_POINTS_EXCLUDE,
         )?;
-        let fs_type_filter = resolve_filter(
-            "fs-types",
-            "ignored-fs-types",
-            args.fs_types_include.as_deref(),
-            args.fs_types_exclude.as_deref(),
-            args.ignored_fs_types.as_deref(),
-            DEFAULT_FS_TYPES_EXCLUDE,
-        )?;
+        let fs_type_filter = flags("fs-types", "ignored-fs-types", DEFAULT_FS_TYPES_EXCLUDE)
+            .resolve(
+                args.fs_types_include.as_deref(),
+                args.fs_types_exclude.as_deref(),
+                args.ignored_fs_types.as_deref(),
+            )?;
         Ok(Self {
             paths: paths.clone(),
             mount_filter,

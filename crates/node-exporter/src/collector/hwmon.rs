@@ -19,7 +19,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::filter::Filter;
+use crate::filter::BothFilter;
 use crate::go::{go_parse_float, to_valid_utf8};
 use crate::sysfs::sys_read_file;
 
@@ -70,26 +70,6 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
             args.sensor_exclude.as_deref(),
         )?,
     }))
-}
-
-/// node_exporter's `deviceFilter`: a name is dropped when the exclude pattern matches it *or*
-/// the include pattern does not (both apply when both are given, unlike [`Filter`] alone).
-struct BothFilter {
-    include: Filter,
-    exclude: Filter,
-}
-
-impl BothFilter {
-    fn new(flag: &str, include: Option<&str>, exclude: Option<&str>) -> Result<Self, UsageError> {
-        Ok(Self {
-            include: Filter::new(flag, include, None)?,
-            exclude: Filter::new(flag, None, exclude)?,
-        })
-    }
-
-    fn ignored(&self, name: &str) -> bool {
-        self.exclude.ignored(name) || self.include.ignored(name)
-    }
 }
 
 struct Hwmon {

@@ -17,6 +17,7 @@ use exporter_core::Exposition;
 use regex::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::filter::compile_regex;
 use crate::sysfs::{read_failed, sys_read_file, SysReadError};
 
 /// Flags of the `netclass` collector.
@@ -45,12 +46,7 @@ pub struct Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let ignored = Regex::new(&args.netclass_ignored_devices).map_err(|e| {
-        UsageError::new(format!(
-            "--collector.netclass.ignored-devices: bad regular expression: {}",
-            e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    })?;
+    let ignored = compile_regex("collector.netclass.ignored-devices", &args.netclass_ignored_devices)?;
     Ok(Box::new(NetClass {
         dir: paths.sys("class/net"),
         ignored,

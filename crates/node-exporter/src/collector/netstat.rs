@@ -16,6 +16,7 @@ use exporter_core::Exposition;
 use regex::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::filter::compile_regex;
 
 /// node_exporter 1.9+'s default field selection.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -38,12 +39,7 @@ impl Default for Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let fields = Regex::new(&args.netstat_fields).map_err(|e| {
-        UsageError::new(format!(
-            "--collector.netstat.fields: bad regular expression: {}",
-            e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    })?;
+    let fields = compile_regex("collector.netstat.fields", &args.netstat_fields)?;
     Ok(Box::new(NetStat {
         netstat: paths.proc("net/netstat"),
         snmp: paths.proc("net/snmp"),

@@ -13,6 +13,7 @@ use regex::Regex;
 
 use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::filter::compile_regex;
 
 /// Flags of the `powersupplyclass` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -27,12 +28,7 @@ pub struct Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let ignored = Regex::new(&args.ignored_supplies).map_err(|e| {
-        UsageError::new(format!(
-            "--collector.powersupply.ignored-supplies: bad regular expression: {}",
-            e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    })?;
+    let ignored = compile_regex("collector.powersupply.ignored-supplies", &args.ignored_supplies)?;
     Ok(Box::new(PowerSupplyClass {
         class_dir: paths.sys("class/power_supply"),
         ignored,

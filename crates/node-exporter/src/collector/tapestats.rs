@@ -9,6 +9,7 @@ use exporter_core::Exposition;
 use regex::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::filter::compile_regex;
 
 /// Flags of the `tapestats` collector.
 #[derive(clap::Args, Debug, Clone)]
@@ -33,12 +34,7 @@ impl Default for Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let ignored = Regex::new(&args.ignored_devices).map_err(|e| {
-        UsageError::new(format!(
-            "--collector.tapestats.ignored-devices: bad regular expression: {}",
-            e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    })?;
+    let ignored = compile_regex("collector.tapestats.ignored-devices", &args.ignored_devices)?;
     Ok(Box::new(Tapestats {
         class: paths.sys("class/scsi_tape"),
         ignored,

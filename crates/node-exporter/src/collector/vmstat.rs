@@ -9,6 +9,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::filter::compile_regex;
 
 /// node_exporter's default field selection.
 pub const DEFAULT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
@@ -30,12 +31,7 @@ impl Default for Args {
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
     // Go's regexp and Rust's regex both take RE2 syntax; as in Go, the pattern is unanchored
     // unless it anchors itself.
-    let fields = Regex::new(&args.fields).map_err(|e| {
-        UsageError::new(format!(
-            "--collector.vmstat.fields: bad regular expression: {}",
-            e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-        ))
-    })?;
+    let fields = compile_regex("collector.vmstat.fields", &args.fields)?;
     Ok(Box::new(VmStat { path: paths.proc("vmstat"), fields }))
 }
 
