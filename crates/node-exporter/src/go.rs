@@ -45,6 +45,34 @@ pub fn parse_go_u64(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// The radix and digits of a Go integer literal as `strconv.ParseInt(s, 0, 64)` reads it: `0x`,
+/// `0b`, `0o` (either case) or a leading `0` (octal) prefix, else decimal. The sign, if any, is
+/// the caller's to strip first.
+pub fn go_base_prefix(s: &str) -> (u32, &str) {
+    if let Some(d) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (16, d)
+    } else if let Some(d) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+        (2, d)
+    } else if let Some(d) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
+        (8, d)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (8, &s[1..])
+    } else {
+        (10, s)
+    }
+}
+
+/// Go's `net.IP.String()`: IPv4-mapped IPv6 addresses print as dotted quads.
+pub fn go_ip_string(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        v4 => v4.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +90,15 @@ mod tests {
         assert_eq!(parse_go_u64("+7"), None);
         assert_eq!(to_valid_utf8(b"ok"), "ok");
         assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+    }
+
+    #[test]
+    fn base_prefixes_like_go() {
+        assert_eq!(go_base_prefix("0x1F"), (16, "1F"));
+        assert_eq!(go_base_prefix("0B101"), (2, "101"));
+        assert_eq!(go_base_prefix("0o17"), (8, "17"));
+        assert_eq!(go_base_prefix("017"), (8, "17"));
+        assert_eq!(go_base_prefix("0"), (10, "0"));
+        assert_eq!(go_base_prefix("42"), (10, "42"));
     }
 }

@@ -51,8 +51,39 @@ pub fn dir_names(path: &Path) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// What follows `prefix` in `name` when the glob `<prefix>[0-9]*` matches it (`cpu12` with
+/// `cpu` gives `12`; `cpufreq` does not match). Upstream finds class devices with such globs.
+pub fn glob_numbered<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    name.strip_prefix(prefix)
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The entries of `dir` that the glob `<prefix>[0-9]*` matches, sorted; none when `dir` cannot
+/// be listed, as a glob that matches nothing is no error.
+pub fn numbered_entries(dir: &Path, prefix: &str) -> Vec<String> {
+    dir_names(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|name| glob_numbered(name, prefix).is_some())
+        .collect()
+}
+
 /// Whether an error means "this kernel or host has no such file", which collectors treat as
 /// "nothing to report" rather than a failure.
 pub fn is_missing(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::NotFound) || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_numbered_names() {
+        assert_eq!(glob_numbered("cpu12", "cpu"), Some("12"));
+        assert_eq!(glob_numbered("cpu0a", "cpu"), Some("0a"));
+        assert_eq!(glob_numbered("cpufreq", "cpu"), None);
+        assert_eq!(glob_numbered("cpu", "cpu"), None);
+        assert_eq!(glob_numbered("xcpu1", "cpu"), None);
+    }
 }

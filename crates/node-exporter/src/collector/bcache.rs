@@ -147,17 +147,6 @@ fn value(dir: &Path, name: &str) -> f64 {
     }
 }
 
-fn matching(dir: &Path, prefix: &str) -> Vec<String> {
-    crate::read::dir_names(dir)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|n| {
-            n.strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
-        })
-        .collect()
-}
-
 impl Bcache {
     fn set(&self, out: &mut Exposition, uuid: &str) {
         let dir = self.dir.join(uuid);
@@ -184,7 +173,7 @@ impl Bcache {
             m(out, name, help, kind, &set, v);
         }
 
-        for bdev in matching(&dir, "bdev") {
+        for bdev in crate::read::numbered_entries(&dir, "bdev") {
             let bdir = dir.join(&bdev);
             let labels = [("uuid", uuid), ("backing_device", bdev.as_str())];
             let wb = crate::read::string(&bdir.join("writeback_rate_debug"))
@@ -219,7 +208,7 @@ impl Bcache {
             }
         }
 
-        for cache in matching(&dir, "cache") {
+        for cache in crate::read::numbered_entries(&dir, "cache") {
             let cdir = dir.join(&cache);
             let labels = [("uuid", uuid), ("cache_device", cache.as_str())];
             m(out, "io_errors", "Number of errors that have occurred, decayed by io_error_halflife.", Gauge, &labels, value(&cdir, "io_errors"));

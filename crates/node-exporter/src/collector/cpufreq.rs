@@ -153,7 +153,7 @@ fn read_cpu(dir: &Path, number: &str) -> Result<CpuFreqStats, CollectError> {
 
 /// The number of a `cpuN` directory (anything the glob `cpu[0-9]*` matches).
 pub fn cpu_number(name: &str) -> Option<&str> {
-    name.strip_prefix("cpu").filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    crate::read::glob_numbered(name, "cpu")
 }
 
 /// A kernel CPU list (`0-3,8,10-11\n`, or empty) as numbers.

@@ -81,13 +81,14 @@ impl Collector for Edac {
 
 /// Entries `<prefix>[0-9]*` of `dir`, sorted, with the leading digits after the prefix.
 fn numbered(dir: &Path, prefix: &str) -> Vec<(String, String)> {
-    crate::read::dir_names(dir)
-        .unwrap_or_default()
+    crate::read::numbered_entries(dir, prefix)
         .into_iter()
-        .filter_map(|name| {
-            let rest = name.strip_prefix(prefix)?;
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            (!digits.is_empty()).then(|| (name.clone(), digits))
+        .map(|name| {
+            let digits: String = name[prefix.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            (name, digits)
         })
         .collect()
 }

@@ -143,19 +143,10 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
     Ok((f64::from(v) * 125_000_000.0) as u64)
 }
 
-/// Go's `strconv.ParseUint(s, 0, 64)`: decimal, or `0x`/`0b`/`0o`/leading-0 prefixed.
+/// Go's `strconv.ParseUint(s, 0, 64)`: decimal, or `0x`/`0b`/`0o`/leading-0 prefixed. Unlike
+/// netclass' `parse_int` it takes no `_` digit separators (sysfs counters never have them).
 fn parse_uint(s: &str) -> Option<u64> {
-    let (radix, digits) = if let Some(d) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (16, d)
-    } else if let Some(d) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-        (2, d)
-    } else if let Some(d) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
-        (8, d)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (8, &s[1..])
-    } else {
-        (10, s)
-    };
+    let (radix, digits) = crate::go::go_base_prefix(s);
     if digits.is_empty() || digits.starts_with('+') {
         return None;
     }

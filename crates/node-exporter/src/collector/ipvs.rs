@@ -13,6 +13,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::go::go_ip_string;
 
 /// Every backend label, in node_exporter's order.
 pub const FULL_LABELS: [&str; 6] = [
@@ -126,17 +127,6 @@ pub struct Backend {
     pub inact_conn: u64,
 }
 
-/// Go's `net.IP.String()` for the addresses of this file (IPv4-mapped prints dotted).
-fn ip_string(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.to_string(),
-        },
-        v4 => v4.to_string(),
-    }
-}
-
 /// `C0A80016:0CEA` (IPv4 in hex) or `[2620:0000:...:0001]:0035` (IPv6), port in hex.
 fn parse_ip_port(s: &str) -> Result<(String, u16), String> {
     let ip = match s.len() {
@@ -150,7 +140,7 @@ fn parse_ip_port(s: &str) -> Result<(String, u16), String> {
         _ => return Err(format!("unexpected IP:Port {s}")),
     };
     let port = u16::from_str_radix(&s[s.len() - 4..], 16).map_err(|e| format!("{s:?}: {e}"))?;
-    Ok((ip_string(ip), port))
+    Ok((go_ip_string(ip), port))
 }
 
 /// Parses `/proc/net/ip_vs`.

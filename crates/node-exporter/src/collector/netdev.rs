@@ -20,6 +20,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::go::go_ip_string;
 use crate::filter::Filter;
 
 /// Flags of the `netdev` collector.
@@ -454,17 +455,6 @@ unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
             }
             _ => None,
         }
-    }
-}
-
-/// Go's `net.IP.String()`: IPv4-mapped IPv6 addresses print as dotted quads.
-fn go_ip_string(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.to_string(),
-        },
-        v4 => v4.to_string(),
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
+use crate::read::glob_numbered;
 use crate::sysfs::{sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
 
@@ -98,12 +99,6 @@ fn numbered_entries(dir: &Path) -> Vec<String> {
     crate::read::dir_names(dir).unwrap_or_default()
 }
 
-/// `thermal_zone[0-9]*` / `cooling_device[0-9]*`: the number that follows the prefix.
-fn glob_suffix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
-    let rest = name.strip_prefix(prefix)?;
-    rest.starts_with(|c: char| c.is_ascii_digit()).then_some(rest)
-}
-
 #[derive(Debug)]
 pub enum ZoneError {
     Io(SysReadError),
@@ -135,7 +130,7 @@ fn skips_zone(e: &SysReadError) -> bool {
 pub fn read_zones(class_dir: &Path, entries: &[String]) -> Result<Vec<Zone>, ZoneError> {
     let mut zones = Vec::new();
     for entry in entries {
-        let Some(number) = glob_suffix(entry, "thermal_zone") else {
+        let Some(number) = glob_numbered(entry, "thermal_zone") else {
             continue;
         };
         let dir = class_dir.join(entry);
@@ -192,7 +187,7 @@ pub fn read_cooling_devices(
 ) -> Result<Vec<CoolingDevice>, String> {
     let mut devices = Vec::new();
     for entry in entries {
-        let Some(number) = glob_suffix(entry, "cooling_device") else {
+        let Some(number) = glob_numbered(entry, "cooling_device") else {
             continue;
         };
         let dir = class_dir.join(entry);
@@ -232,6 +227,7 @@ pub fn read_cooling_devices(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::glob_numbered as glob_suffix;
     use crate::collector::testutil::{paths_in, render, write_files};
     use std::fs;
 

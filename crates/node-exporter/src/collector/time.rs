@@ -104,9 +104,9 @@ fn read_clocksources(dir: &Path) -> std::io::Result<Vec<(Vec<String>, String)>> 
     Ok(out)
 }
 
-/// Whether `name` is `prefix` followed by a digit, as the glob `<prefix>[0-9]*` matches.
+/// Whether the glob `<prefix>[0-9]*` matches `name`.
 fn is_numbered(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    crate::read::glob_numbered(name, prefix).is_some()
 }
 
 /// `tsc kvm-clock acpi_pm ` into its names.
