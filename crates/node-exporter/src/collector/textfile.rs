@@ -358,16 +358,7 @@ impl Gathered {
                         sum,
                         quantiles,
                     } => {
-                        // A map in Go: the last value of a repeated quantile wins; sorted.
-                        let mut qs: Vec<(f64, f64)> = Vec::new();
-                        for &(q, v) in quantiles {
-                            match qs.iter_mut().find(|(x, _)| *x == q) {
-                                Some(slot) => slot.1 = v,
-                                None => qs.push((q, v)),
-                            }
-                        }
-                        qs.sort_by(|a, b| a.0.total_cmp(&b.0));
-                        for (q, v) in qs {
+                        for (q, v) in last_wins_sorted(quantiles) {
                             f.sample_with("", &labels, Some(("quantile", &go_float(q))), v);
                         }
                         f.sample_with("_sum", &labels, None, *sum);
@@ -378,16 +369,8 @@ impl Gathered {
                         sum,
                         buckets,
                     } => {
-                        let mut bs: Vec<(f64, u64)> = Vec::new();
-                        for &(le, c) in buckets {
-                            match bs.iter_mut().find(|(x, _)| *x == le) {
-                                Some(slot) => slot.1 = c,
-                                None => bs.push((le, c)),
-                            }
-                        }
-                        bs.sort_by(|a, b| a.0.total_cmp(&b.0));
                         let mut inf_seen = false;
-                        for (le, c) in bs {
+                        for (le, c) in last_wins_sorted(buckets) {
                             inf_seen |= le == f64::INFINITY;
                             f.sample_with("_bucket", &labels, Some(("le", &go_float(le))), c as f64);
                         }
@@ -402,6 +385,20 @@ impl Gathered {
             }
         }
     }
+}
+
+/// Quantiles or buckets as client_golang holds them, in a map keyed by the bound: the last value
+/// of a repeated bound wins, and they come out sorted by bound.
+fn last_wins_sorted<T: Copy>(pairs: &[(f64, T)]) -> Vec<(f64, T)> {
+    let mut out: Vec<(f64, T)> = Vec::new();
+    for &(bound, v) in pairs {
+        match out.iter_mut().find(|(x, _)| *x == bound) {
+            Some(slot) => slot.1 = v,
+            None => out.push((bound, v)),
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
 }
 
 fn go_float(v: f64) -> String {

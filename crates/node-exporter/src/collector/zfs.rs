@@ -65,17 +65,8 @@ const POOL_STATES: [&str; 7] = [
 /// The named 64-bit values of a kstat file (after its `name type data` header). `None` when the
 /// header is missing, which upstream reports as an error.
 pub fn parse_kstat(text: &str) -> Option<Vec<(String, f64)>> {
-    let mut started = false;
     let mut out = Vec::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if !started {
-            started = f == ["name", "type", "data"];
-            continue;
-        }
-        if f.len() < 3 {
-            continue;
-        }
+    for (line, f) in kstat_rows(text)? {
         let v = match f[1] {
             "4" => f[2].parse::<u64>().map(|v| v as f64).ok(),
             "3" => f[2].parse::<i64>().map(|v| v as f64).ok(),
@@ -86,7 +77,21 @@ pub fn parse_kstat(text: &str) -> Option<Vec<(String, f64)>> {
             None => tracing::debug!(line, "could not parse expected integer value"),
         }
     }
-    started.then_some(out)
+    Some(out)
+}
+
+/// The rows after a kstat file's `name type data` header that have at least those three
+/// fields, with their line; `None` when the header is missing.
+fn kstat_rows(text: &str) -> Option<impl Iterator<Item = (&str, Vec<&str>)>> {
+    let mut lines = text.lines();
+    lines
+        .by_ref()
+        .find(|line| line.split_whitespace().eq(["name", "type", "data"]))?;
+    Some(
+        lines
+            .map(|line| (line, line.split_whitespace().collect::<Vec<_>>()))
+            .filter(|(_, f)| f.len() >= 3),
+    )
 }
 
 /// A pool's `io` kstat (KSTAT_TYPE_IO): a header line of names starting with `nread`, then one
@@ -113,18 +118,9 @@ pub fn parse_pool_io(text: &str) -> Vec<(String, f64)> {
 
 /// A dataset's `objset-0x..` kstat: its name and unsigned counters.
 pub fn parse_objset(text: &str) -> Option<(String, Vec<(String, f64)>)> {
-    let mut started = false;
     let mut dataset = None;
     let mut out = Vec::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if !started {
-            started = f == ["name", "type", "data"];
-            continue;
-        }
-        if f.len() < 3 {
-            continue;
-        }
+    for (_, f) in kstat_rows(text)? {
         if f[0] == "dataset_name" {
             dataset = Some(f[2].to_string());
             continue;
@@ -134,9 +130,6 @@ pub fn parse_objset(text: &str) -> Option<(String, Vec<(String, f64)>)> {
                 out.push((f[0].to_string(), v as f64));
             }
         }
-    }
-    if !started {
-        return None;
     }
     Some((dataset.unwrap_or_default(), out))
 }
