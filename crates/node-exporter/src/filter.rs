@@ -161,6 +161,7 @@ fn one_line(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -173,6 +174,30 @@ mod tests {
         assert!(f.ignored("lo"));
         assert!(!f.ignored("eth0"));
         assert!(!Filter::default().ignored("anything"));
+    }
+
+    #[test]
+    fn both_filter_applies_both_patterns() {
+        let f = BothFilter::new("x", Some("^eth"), Some("^eth1$")).unwrap();
+        assert!(f.ignored("eth1"));
+        assert!(f.ignored("lo"));
+        assert!(!f.ignored("eth0"));
+        assert!(!BothFilter::default().ignored("anything"));
+    }
+
+    #[test]
+    fn compile_regex_names_the_flag() {
+        let e = compile_regex("collector.vmstat.fields", "(")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--collector.vmstat.fields: bad regular expression: "),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        assert!(compile_optional_regex("x", Some("")).unwrap().is_none());
+        assert!(compile_optional_regex("x", None).unwrap().is_none());
+        assert!(compile_optional_regex("x", Some("^a")).unwrap().is_some());
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub fn go_ip_string(ip: std::net::IpAddr) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -21,19 +21,21 @@ pub fn trimmed(path: &Path) -> io::Result<String> {
 
 /// A sysfs file holding one unsigned integer.
 pub fn u64_value(path: &Path) -> io::Result<u64> {
-    let s = trimmed(path)?;
-    s.parse::<u64>().map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {e}", path.display()),
-        )
-    })
+    value(path)
 }
 
 /// A sysfs file holding one signed integer.
 pub fn i64_value(path: &Path) -> io::Result<i64> {
+    value(path)
+}
+
+/// A file holding one value that `T::from_str` parses; a bad one is `InvalidData` naming the file.
+fn value<T: std::str::FromStr>(path: &Path) -> io::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
     let s = trimmed(path)?;
-    s.parse::<i64>().map_err(|e| {
+    s.parse::<T>().map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{}: {e}", path.display()),
@@ -75,6 +77,7 @@ pub fn is_missing(e: &io::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

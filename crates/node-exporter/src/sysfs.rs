@@ -92,6 +92,7 @@ pub fn parse_sysfs_u64(s: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
