@@ -359,6 +359,12 @@ def du(root):
                 total += os.path.getsize(fp)
     return total
 
+# git keeps no empty directories, yet an empty /sys/class/power_supply (success, no samples) is
+# not a missing one (no data): list them; the golden test recreates them before it runs.
+empty = sorted(os.path.relpath(dp, dest) for dp, dns, fns in os.walk(dest) if not dns and not fns)
+with open(os.path.join(dest, "empty-dirs.txt"), "w") as f:
+    f.write("".join(d + "\n" for d in empty))
+
 size = du(dest)
 osr = {}
 try:
@@ -400,6 +406,8 @@ Layout (as upstream's collector/fixtures): `proc/` is `--path.procfs`, `sys/` is
 Regular files hold what read() returned (sysfs files claim 4096 bytes); sysfs symlinks are kept
 as relative symlinks; /proc symlinks (`/proc/net` -> `self/net`) are flattened into directories;
 of the per-process directories only `proc/1/mounts` and `proc/1/mountinfo` are kept.
+`empty-dirs.txt` lists the empty directories, which git does not keep; the golden test
+recreates them.
 
 Scrubbed:
 - the host's name -> `fixture-host` ({stats["hostname"]} file(s));
