@@ -80,7 +80,8 @@ trace() {
   done
   curl -sf "http://127.0.0.1:$port/metrics" -o "$work/$label.prom"
   # strace -o FILE PROG blocks fatal signals (its -I3 default): stop the tracee, strace follows.
-  pkill -TERM -P "$pid" || true
+  local tracee
+  for tracee in $(pgrep -P "$pid"); do kill "$tracee"; done
   wait "$pid" 2>/dev/null || true
   echo "record-fixtures: traced one scrape of $label ($(grep -c . "$work/trace-$label.txt") syscalls)"
 }
