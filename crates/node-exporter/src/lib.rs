@@ -12,6 +12,7 @@ pub mod go;
 pub mod read;
 pub mod scrape;
 pub mod sysfs;
+pub mod threads;
 
 use std::sync::Arc;
 
@@ -37,8 +38,10 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     let listeners = settings.bind()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        // Collectors run on their own threads (see `scrape`); the blocking pool only waits.
-        .max_blocking_threads(8)
+        // Collectors and statfs calls run on the blocking pool (see `threads`). Idle threads are
+        // kept across scrapes; the cap leaves room for threads stuck in the kernel.
+        .max_blocking_threads(64)
+        .thread_keep_alive(std::time::Duration::from_secs(300))
         .build()
         .map_err(anyhow::Error::from)?;
     tracing::info!(

@@ -1,12 +1,12 @@
 //! One scrape: run the selected collectors on a few worker threads under a deadline, then add
 //! `node_scrape_collector_duration_seconds` and `node_scrape_collector_success` for each.
 //!
-//! Workers are plain threads started per scrape rather than a pool: a collector stuck in the
-//! kernel (a hung NFS mount, node_exporter issue #244) keeps its thread, and the next scrape must
-//! not inherit a pool that the stuck one has eaten. The scrape itself answers at the deadline.
+//! Workers come from the runtime's blocking pool (see [`crate::threads`]): a collector stuck in the
+//! kernel (a hung NFS mount, node_exporter issue #244) keeps its thread, the pool starts another
+//! for the next scrape, and the scrape itself answers at the deadline.
 
-use std::collections::VecDeque;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use exporter_core::cli::UsageError;
@@ -94,17 +94,11 @@ impl App for NodeApp {
             None => self.timeout,
         };
         let workers = self.workers;
-        Box::pin(async move {
-            let selected = selected?;
-            tokio::task::spawn_blocking(move || collect_all(selected, workers, deadline))
-                .await
-                .map_err(|e| HttpError::internal(format!("scrape failed: {e}")))
-        })
+        Box::pin(async move { Ok(collect_all(selected?, workers, deadline).await) })
     }
 }
 
 struct Outcome {
-    name: &'static str,
     elapsed: Duration,
     /// What the collector wrote, kept even when it then failed: node_exporter sends samples as
     /// it goes, so a collector that fails half-way still exposes its first half.
@@ -112,57 +106,80 @@ struct Outcome {
     result: collector::CollectResult,
 }
 
-/// Runs the collectors on up to `workers` threads and gathers what finished by the deadline.
-pub fn collect_all(collectors: Vec<Named>, workers: usize, deadline: Duration) -> Exposition {
-    let start = Instant::now();
-    let names: Vec<&'static str> = collectors.iter().map(|(n, _)| *n).collect();
-    let queue = Arc::new(Mutex::new(VecDeque::from(collectors)));
-    let (tx, rx) = mpsc::channel::<Outcome>();
-    for _ in 0..workers.min(names.len()) {
-        let queue = queue.clone();
-        let tx = tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("collector".into())
-            .spawn(move || loop {
-                let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-                let Some((name, c)) = next else { return };
-                let t0 = Instant::now();
-                let mut out = Exposition::new();
-                let result = c.update(&mut out);
-                if tx
-                    .send(Outcome {
-                        name,
-                        elapsed: t0.elapsed(),
-                        out,
-                        result,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(err = %e, "cannot start a collector thread");
-        }
-    }
-    drop(tx);
+/// What the workers of one scrape share. Results go into per-collector slots, so a worker hands
+/// over each result without waking anyone; the scrape is woken once, when the last worker is done
+/// (or by its deadline). Cross-thread wake-ups were the largest CPU cost of a scrape after the
+/// kernel's own work of producing the files.
+struct Shared {
+    collectors: Vec<Named>,
+    next: AtomicUsize,
+    slots: Mutex<Vec<Option<Outcome>>>,
+    workers_left: AtomicUsize,
+    done: tokio::sync::Notify,
+}
 
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(names.len());
-    while outcomes.len() < names.len() {
-        let left = deadline.saturating_sub(start.elapsed());
-        match rx.recv_timeout(left) {
-            Ok(o) => outcomes.push(o),
-            Err(_) => break,
+impl Shared {
+    fn work(&self) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some((_, c)) = self.collectors.get(i) else {
+                break;
+            };
+            let t0 = Instant::now();
+            let mut out = Exposition::new();
+            let result = c.update(&mut out);
+            let outcome = Outcome {
+                elapsed: t0.elapsed(),
+                out,
+                result,
+            };
+            if let Ok(mut slots) = self.slots.lock() {
+                slots[i] = Some(outcome);
+            }
+        }
+        if self.workers_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
         }
     }
+}
+
+/// Runs the collectors on up to `workers` threads and gathers what finished by the deadline.
+pub async fn collect_all(collectors: Vec<Named>, workers: usize, deadline: Duration) -> Exposition {
+    let start = Instant::now();
+    let n = collectors.len();
+    let names: Vec<&'static str> = collectors.iter().map(|(n, _)| *n).collect();
+    let workers = workers.clamp(1, n.max(1));
+    let shared = Arc::new(Shared {
+        collectors,
+        next: AtomicUsize::new(0),
+        slots: Mutex::new((0..n).map(|_| None).collect()),
+        workers_left: AtomicUsize::new(workers),
+        done: tokio::sync::Notify::new(),
+    });
+    let mut started = 0;
+    for _ in 0..workers {
+        let s = shared.clone();
+        match crate::threads::spawn("collector", move || s.work()) {
+            Ok(()) => started += 1,
+            Err(e) => tracing::error!(err = %e, "cannot start a collector thread"),
+        }
+    }
+    if started > 0 {
+        // `notify_one` keeps a permit when nobody waits yet, so an early finish is not lost.
+        let _ = tokio::time::timeout(deadline, shared.done.notified()).await;
+    }
+    let mut outcomes: Vec<Option<Outcome>> = match shared.slots.lock() {
+        Ok(mut slots) => std::mem::take(&mut *slots),
+        Err(_) => Vec::new(),
+    };
+    outcomes.resize_with(n, || None);
 
     let mut out = Exposition::new();
     crate::build_info(&mut out);
     let mut durations = Vec::with_capacity(names.len());
-    for name in &names {
-        let (elapsed, ok) = match outcomes.iter().position(|o| o.name == *name) {
-            Some(i) => {
-                let o = outcomes.swap_remove(i);
+    for (name, outcome) in names.iter().zip(outcomes) {
+        let (elapsed, ok) = match outcome {
+            Some(o) => {
                 out.merge(o.out);
                 let ok = match o.result {
                     Ok(()) => true,
@@ -282,15 +299,15 @@ mod tests {
         String::from_utf8(e.to_bytes()).unwrap()
     }
 
-    #[test]
-    fn failing_and_hung_collectors_leave_the_rest() {
+    #[tokio::test]
+    async fn failing_and_hung_collectors_leave_the_rest() {
         let cs: Vec<Named> = vec![
             ("a", Arc::new(Fixed(7.0))),
             ("b", Arc::new(Failing)),
             ("c", Arc::new(Hung)),
         ];
         let t0 = Instant::now();
-        let text = render(collect_all(cs, 2, Duration::from_millis(300)));
+        let text = render(collect_all(cs, 2, Duration::from_millis(300)).await);
         assert!(
             t0.elapsed() < Duration::from_secs(2),
             "the deadline was not kept"

@@ -330,9 +330,9 @@ impl Filesystem {
             let tx = tx.clone();
             let stat = self.stat.clone();
             let stuck = self.stuck.clone();
-            let spawned = std::thread::Builder::new()
-                .name("statfs".into())
-                .spawn(move || stat_worker(&jobs, &targets, &tx, stat.as_ref(), &stuck));
+            let spawned = crate::threads::spawn("statfs", move || {
+                stat_worker(&jobs, &targets, &tx, stat.as_ref(), &stuck)
+            });
             if let Err(e) = spawned {
                 tracing::error!(err = %e, "cannot start a statfs thread");
             }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmarks our node-exporter beside the real node_exporter on this host (`make bench-node`):
+# RSS, CPU per scrape, latency, response and binary size, and the floor of CPU per scrape (only
+# reading the files one scrape opens). Prints figures and ratios beside the targets; never fails
+# on a figure.
+#
+#   scripts/bench-node.sh [--scrapes N] [--floor-passes N] [--collectors a,b] [--json FILE]
+#
+# NODE_EXPORTER_BIN: the reference binary (default /usr/bin/prometheus-node-exporter).
+# Needs python3 (standard library) and, for the floor, strace; run as root to trace.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+cargo build --release -p node-exporter --bin node-exporter --example read_floor
+target="${CARGO_TARGET_DIR:-$repo/target}"
+exec python3 bench/node_bench.py \
+  --ours "$target/release/node-exporter" \
+  --read-floor "$target/release/examples/read_floor" \
+  --theirs "${NODE_EXPORTER_BIN:-/usr/bin/prometheus-node-exporter}" \
+  "$@"
