@@ -2,7 +2,7 @@
 //! `--collector.<name>.<thing>-include` / `-exclude` flags work: an include list, when given,
 //! keeps only what matches; otherwise the exclude list drops what matches.
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use exporter_core::cli::UsageError;
 

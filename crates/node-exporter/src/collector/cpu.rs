@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::compile_regex;

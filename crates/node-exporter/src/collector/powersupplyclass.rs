@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
