@@ -134,6 +134,34 @@ impl FlagPair<'_> {
     }
 }
 
+/// A regex over names that repeat on every scrape (vmstat and netstat field names): each name is
+/// matched once, later scrapes look the answer up. The set of names a kernel writes is fixed, so
+/// the memo stays small.
+#[derive(Debug)]
+pub struct MemoMatch {
+    regex: Regex,
+    seen: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+impl MemoMatch {
+    pub fn new(regex: Regex) -> Self {
+        Self {
+            regex,
+            seen: Default::default(),
+        }
+    }
+
+    pub fn is_match(&self, name: &str) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&m) = seen.get(name) {
+            return m;
+        }
+        let m = self.regex.is_match(name);
+        seen.insert(name.to_string(), m);
+        m
+    }
+}
+
 /// Compiles the regular expression given to `--<flag>`. A bad one is a usage error naming the
 /// flag, on one line. Go's regexp and Rust's regex agree on the RE2 syntax these flags use.
 pub fn compile_regex(flag: &str, pattern: &str) -> Result<Regex, UsageError> {
@@ -164,6 +192,15 @@ fn one_line(s: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memo_match_answers_like_the_regex() {
+        let m = MemoMatch::new(Regex::new("^(a|b)").unwrap());
+        for _ in 0..2 {
+            assert!(m.is_match("apple"));
+            assert!(!m.is_match("cherry"));
+        }
+    }
 
     #[test]
     fn include_wins_over_exclude() {

@@ -7,16 +7,13 @@
 //! every value must be a number, whether its field is selected or not, and the files are read
 //! from `--path.procfs` (the network namespace of the process whose `/proc` that is).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
-use regex_lite::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::filter::compile_regex;
+use crate::filter::{compile_regex, MemoMatch};
 
 /// node_exporter 1.9+'s default field selection.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -44,8 +41,7 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
         netstat: paths.proc("net/netstat"),
         snmp: paths.proc("net/snmp"),
         snmp6: paths.proc("net/snmp6"),
-        fields,
-        selected: Mutex::new(HashMap::new()),
+        fields: MemoMatch::new(fields),
     }))
 }
 
@@ -53,10 +49,9 @@ struct NetStat {
     netstat: PathBuf,
     snmp: PathBuf,
     snmp6: PathBuf,
-    fields: Regex,
-    /// Whether a `Protocol_Field` key matches `fields`: the kernel's key set is fixed, so each
-    /// key is matched once rather than on every scrape.
-    selected: Mutex<HashMap<String, bool>>,
+    /// Whether a `Protocol_Field` key is wanted; the kernel's key set is fixed, so each key is
+    /// matched once.
+    fields: MemoMatch,
 }
 
 /// `(protocol, field, value)` triples.
@@ -81,18 +76,9 @@ impl Collector for NetStat {
                 return Err(anyhow::anyhow!("couldn't get SNMP6 stats: {}: {e}", self.snmp6.display()).into())
             }
         }
-        let mut selected = self.selected.lock().unwrap_or_else(|p| p.into_inner());
         for (protocol, field, value) in stats {
             let key = format!("{protocol}_{field}");
-            let wanted = match selected.get(&key) {
-                Some(&w) => w,
-                None => {
-                    let w = self.fields.is_match(&key);
-                    selected.insert(key.clone(), w);
-                    w
-                }
-            };
-            if wanted {
+            if self.fields.is_match(&key) {
                 out.untyped(
                     &format!("node_netstat_{key}"),
                     &format!("Statistic {protocol}{field}."),

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use regex_lite::Regex;
 
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::filter::compile_regex;
+use crate::filter::{compile_regex, MemoMatch};
 
 /// node_exporter's default field selection.
 pub const DEFAULT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
@@ -32,12 +31,12 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
     // Go's regexp and Rust's regex both take RE2 syntax; as in Go, the pattern is unanchored
     // unless it anchors itself.
     let fields = compile_regex("collector.vmstat.fields", &args.fields)?;
-    Ok(Box::new(VmStat { path: paths.proc("vmstat"), fields }))
+    Ok(Box::new(VmStat { path: paths.proc("vmstat"), fields: MemoMatch::new(fields) }))
 }
 
 struct VmStat {
     path: PathBuf,
-    fields: Regex,
+    fields: MemoMatch,
 }
 
 impl Collector for VmStat {
