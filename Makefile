@@ -16,7 +16,7 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check test-rust test-monitoring
+test: deps fmt-check lint test-rust test-monitoring
 
 test-rust:
 	$(CARGO) test --workspace

@@ -13,6 +13,9 @@
 //! [`server::Settings`] (which loads the web config), binds, and hands an [`server::App`] to
 //! [`server::serve`] with [`server::shutdown_signal`].
 
+// Tests may unwrap: a panic there is a failed assertion.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod cli;
 pub mod exposition;
 pub mod logging;
@@ -46,7 +49,7 @@ pub fn build_info(out: &mut Exposition, namespace: &str, info: &BuildInfo) {
             ("version", info.version),
             ("revision", info.revision),
             ("branch", info.branch),
-            ("goversion", concat!("rust")),
+            ("goversion", "rust"),
             ("goos", std::env::consts::OS),
             ("goarch", arch),
             ("tags", "unknown"),

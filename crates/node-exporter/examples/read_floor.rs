@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The floor of a scrape's CPU cost: open and read a list of files (and list the directories
 //! among them), nothing else, `passes` times, and print the CPU time per pass.
 //!

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! End-to-end golden test, as node_exporter's own `end-to-end-test.sh`: run the binary against
 //! each recorded /proc and /sys tree under `tests/fixtures/<name>/` (see its README and
 //! `scripts/record-fixtures.sh`), scrape once, and compare the whole exposition, minus what

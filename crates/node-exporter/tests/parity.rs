@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Parity with the real node_exporter on this live host: run /usr/bin/prometheus-node-exporter
 //! (Debian's 1.5.0; CI installs it) and ours side by side with the same collectors, and check
 //! that every family upstream exposes for a collector we implement exists in ours with the same
