@@ -1,0 +1,362 @@
+//! Client connections on the proxy port: the accept loop, the connection limit, slowloris
+//! timeouts with their 408, and the drain on shutdown.
+//!
+//! hyper's own header-read timeout closes the connection without a word, so the timeouts live in
+//! [`GuardedIo`], a wrapper around the socket that knows, through [`ConnState`], whether the
+//! connection is between requests (idle timeout: close quietly), reading a request head (header
+//! timeout: answer 408 and close), or busy with a request or a WebSocket tunnel (no timeout:
+//! upstream and body timeouts apply there).
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::time::{Instant, Sleep};
+
+use crate::metrics::Rejection;
+use crate::proxy::Proxy;
+
+const FRESH: u8 = 0;
+const IDLE: u8 = 1;
+const HEAD: u8 = 2;
+const BUSY: u8 = 3;
+const TUNNEL: u8 = 4;
+
+/// Where a connection is in its life, shared by the socket wrapper and the request handler.
+pub struct ConnState {
+    state: AtomicU8,
+    /// Bumped each time the connection becomes idle, so the wrapper re-arms its timer.
+    gen: AtomicU32,
+    pub peer: SocketAddr,
+}
+
+impl ConnState {
+    fn new(peer: SocketAddr) -> Self {
+        Self {
+            state: AtomicU8::new(FRESH),
+            gen: AtomicU32::new(0),
+            peer,
+        }
+    }
+
+    /// A request head has been read.
+    pub fn set_busy(&self) {
+        self.state.store(BUSY, Ordering::Release);
+    }
+
+    /// The response has been sent (a tunnel stays a tunnel).
+    pub fn set_idle(&self) {
+        if self
+            .state
+            .compare_exchange(BUSY, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.gen.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The connection now carries a WebSocket (or other upgraded) tunnel.
+    pub fn set_tunnel(&self) {
+        self.state.store(TUNNEL, Ordering::Release);
+    }
+}
+
+const RESPONSE_408: &[u8] =
+    b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
+/// The client socket, with the header and idle timeouts.
+pub struct GuardedIo {
+    io: TcpStream,
+    st: Arc<ConnState>,
+    sleep: Pin<Box<Sleep>>,
+    armed: (u8, u32),
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    closed: bool,
+    proxy: Arc<Proxy>,
+}
+
+impl GuardedIo {
+    fn new(io: TcpStream, st: Arc<ConnState>, proxy: Arc<Proxy>) -> Self {
+        let header_timeout = proxy.opts.header_timeout;
+        Self {
+            io,
+            st,
+            // The first request's head must arrive within the header timeout of the accept.
+            sleep: Box::pin(tokio::time::sleep(header_timeout)),
+            armed: (FRESH, 0),
+            header_timeout,
+            idle_timeout: proxy.opts.idle_timeout,
+            closed: false,
+            proxy,
+        }
+    }
+}
+
+impl AsyncRead for GuardedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.closed {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    match this.st.state.load(Ordering::Acquire) {
+                        IDLE => {
+                            let _ = this.st.state.compare_exchange(
+                                IDLE,
+                                HEAD,
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            );
+                            this.arm(HEAD);
+                        }
+                        FRESH => {
+                            // Keep the deadline counted from the accept.
+                            let _ = this.st.state.compare_exchange(
+                                FRESH,
+                                HEAD,
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            );
+                            this.armed = (HEAD, this.st.gen.load(Ordering::Acquire));
+                        }
+                        _ => {}
+                    }
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let s = this.st.state.load(Ordering::Acquire);
+                if s == BUSY || s == TUNNEL {
+                    return Poll::Pending;
+                }
+                let g = this.st.gen.load(Ordering::Acquire);
+                if this.armed != (s, g) {
+                    this.arm(s);
+                }
+                if this.sleep.as_mut().poll(cx).is_ready() {
+                    if s == HEAD {
+                        // Best effort: the socket buffer has room for a few bytes.
+                        let _ = this.io.try_write(RESPONSE_408);
+                        this.proxy.metrics.rejected(Rejection::HeaderTimeout);
+                    }
+                    this.closed = true;
+                    // End of input: hyper closes the connection.
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl GuardedIo {
+    fn arm(&mut self, s: u8) {
+        let d = if s == IDLE {
+            self.idle_timeout
+        } else {
+            self.header_timeout
+        };
+        self.sleep.as_mut().reset(Instant::now() + d);
+        self.armed = (s, self.st.gen.load(Ordering::Acquire));
+    }
+}
+
+impl AsyncWrite for GuardedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Counts connections and tunnels still open, so a shutdown can wait for them.
+#[derive(Default)]
+pub struct Drain {
+    open: AtomicUsize,
+    zero: Notify,
+}
+
+/// Held by each connection and tunnel task.
+pub struct DrainGuard(Arc<Drain>);
+
+impl Drain {
+    pub fn guard(self: &Arc<Self>) -> DrainGuard {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        DrainGuard(self.clone())
+    }
+
+    async fn wait_zero(&self) {
+        loop {
+            let notified = self.zero.notified();
+            if self.open.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.zero.notify_waiters();
+        }
+    }
+}
+
+/// Serves the proxy port until `shutdown` turns true, then stops accepting and waits up to the
+/// grace period for in-flight requests (and tunnels) to finish.
+pub async fn serve(
+    listener: StdListener,
+    proxy: Arc<Proxy>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    listener
+        .set_nonblocking(true)
+        .context("setting the proxy listener non-blocking")?;
+    let listener = TcpListener::from_std(listener).context("registering the proxy listener")?;
+    tracing::info!(address = %listener.local_addr()?, upstream = %proxy.upstream_display(), "Proxying on");
+    let limit = Arc::new(Semaphore::new(proxy.opts.max_connections.max(1)));
+    let drain = proxy.drain.clone();
+    loop {
+        // At the connection limit, stop accepting: the kernel's backlog queues the rest.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = until_shutdown(&mut shutdown) => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(err = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = until_shutdown(&mut shutdown) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        let guard = drain.guard();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            serve_conn(stream, peer, proxy, shutdown).await;
+            drop(permit);
+            drop(guard);
+        });
+    }
+    drop(listener);
+    let grace = proxy.opts.shutdown_grace;
+    let open = drain.open.load(Ordering::Acquire);
+    tracing::info!(
+        open_connections = open,
+        grace_seconds = grace.as_secs_f64(),
+        "shutting down: not accepting, letting in-flight requests finish"
+    );
+    if tokio::time::timeout(grace, drain.wait_zero())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open_connections = drain.open.load(Ordering::Acquire),
+            "connections still open after the grace period"
+        );
+    }
+    Ok(())
+}
+
+async fn serve_conn(
+    stream: TcpStream,
+    peer: SocketAddr,
+    proxy: Arc<Proxy>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    proxy
+        .metrics
+        .open_connections
+        .fetch_add(1, Ordering::Relaxed);
+    let st = Arc::new(ConnState::new(peer));
+    let io = GuardedIo::new(stream, st.clone(), proxy.clone());
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // Ours, with a 408; see the module docs.
+        .header_read_timeout(None)
+        .max_headers(proxy.opts.max_headers)
+        .max_header_size(proxy.opts.max_header_bytes)
+        .max_buf_size(proxy.opts.max_header_bytes.max(64 * 1024));
+    let svc = {
+        let proxy = proxy.clone();
+        let st = st.clone();
+        hyper::service::service_fn(move |req| proxy.clone().handle(req, st.clone()))
+    };
+    let conn = builder
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let res = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = until_shutdown(&mut shutdown) => {
+            // Finish the request in flight, then close; idle connections close now.
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
+        }
+    };
+    if let Err(e) = res {
+        if e.is_parse_too_large() {
+            proxy.metrics.rejected(Rejection::HeaderTooLarge);
+        }
+        tracing::debug!(err = %e, "client connection ended with an error");
+    }
+    proxy
+        .metrics
+        .open_connections
+        .fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Resolves once the shutdown flag is set (and holds no borrow of the channel afterwards).
+pub async fn until_shutdown(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
