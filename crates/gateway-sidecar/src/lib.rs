@@ -165,7 +165,7 @@ async fn sweep_sessions(proxy: Arc<Proxy>) {
     loop {
         tick.tick().await;
         n += 1;
-        proxy.sessions.sweep(n % 10 == 0);
+        proxy.sessions.sweep(n.is_multiple_of(10));
     }
 }
 

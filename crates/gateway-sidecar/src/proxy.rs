@@ -685,6 +685,7 @@ pub fn filter_app_metrics(text: &str, taken: &dyn Fn(&str) -> bool) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

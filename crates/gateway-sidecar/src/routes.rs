@@ -797,6 +797,7 @@ impl<'de> Deserialize<'de> for Methods {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -98,7 +98,7 @@ impl Keyer {
                         continue;
                     }
                     if let Some(i) = cookies.iter().position(|c| c == name.trim()) {
-                        if best.map_or(true, |(b, _)| i < b) {
+                        if best.is_none_or(|(b, _)| i < b) {
                             best = Some((i, value));
                         }
                     }
@@ -591,6 +591,7 @@ impl Inner {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use hyper::header::HeaderValue;
