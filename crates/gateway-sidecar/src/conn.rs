@@ -20,11 +20,11 @@ use anyhow::Context as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio::time::{Instant, Sleep};
 
 use crate::metrics::Rejection;
-use crate::proxy::Proxy;
+use crate::proxy::{Proxy, Worker};
 
 const FRESH: u8 = 0;
 const IDLE: u8 = 1;
@@ -245,19 +245,20 @@ impl Drop for DrainGuard {
     }
 }
 
-/// Serves the proxy port until `shutdown` turns true, then stops accepting and waits up to the
-/// grace period for in-flight requests (and tunnels) to finish.
+/// One worker's accept loop on (its copy of) the proxy listener: serves until `shutdown` turns
+/// true, then stops accepting and waits up to the grace period for in-flight requests (and
+/// tunnels) to finish. Run it on the worker's own current-thread runtime.
 pub async fn serve(
     listener: StdListener,
     proxy: Arc<Proxy>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let worker = Arc::new(Worker::new(proxy.clone()));
     listener
         .set_nonblocking(true)
         .context("setting the proxy listener non-blocking")?;
     let listener = TcpListener::from_std(listener).context("registering the proxy listener")?;
-    tracing::info!(address = %listener.local_addr()?, upstream = %proxy.upstream_display(), "Proxying on");
-    let limit = Arc::new(Semaphore::new(proxy.opts.max_connections.max(1)));
+    let limit = proxy.conn_limit.clone();
     let drain = proxy.drain.clone();
     loop {
         // At the connection limit, stop accepting: the kernel's backlog queues the rest.
@@ -278,23 +279,17 @@ pub async fn serve(
             _ = until_shutdown(&mut shutdown) => break,
         };
         let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
+        let worker = worker.clone();
         let guard = drain.guard();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            serve_conn(stream, peer, proxy, shutdown).await;
+            serve_conn(stream, peer, worker, shutdown).await;
             drop(permit);
             drop(guard);
         });
     }
     drop(listener);
     let grace = proxy.opts.shutdown_grace;
-    let open = drain.open.load(Ordering::Acquire);
-    tracing::info!(
-        open_connections = open,
-        grace_seconds = grace.as_secs_f64(),
-        "shutting down: not accepting, letting in-flight requests finish"
-    );
     if tokio::time::timeout(grace, drain.wait_zero())
         .await
         .is_err()
@@ -310,9 +305,10 @@ pub async fn serve(
 async fn serve_conn(
     stream: TcpStream,
     peer: SocketAddr,
-    proxy: Arc<Proxy>,
+    worker: Arc<Worker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let proxy = worker.proxy.clone();
     proxy
         .metrics
         .open_connections
@@ -328,9 +324,8 @@ async fn serve_conn(
         .max_header_size(proxy.opts.max_header_bytes)
         .max_buf_size(proxy.opts.max_header_bytes.max(64 * 1024));
     let svc = {
-        let proxy = proxy.clone();
         let st = st.clone();
-        hyper::service::service_fn(move |req| proxy.clone().handle(req, st.clone()))
+        hyper::service::service_fn(move |req| worker.clone().handle(req, st.clone()))
     };
     let conn = builder
         .serve_connection(TokioIo::new(io), svc)

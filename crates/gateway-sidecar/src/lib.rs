@@ -93,41 +93,88 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     let web_listeners = settings.bind()?;
     let proxy_listener = bind_address(&cli.proxy_listen)?;
 
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all().thread_name("gateway-sidecar");
-    if cli.worker_threads > 0 {
-        rt.worker_threads(cli.worker_threads);
-    }
-    let rt = rt.build().map_err(anyhow::Error::from)?;
+    let workers = match cli.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let copies = (0..workers)
+        .map(|_| proxy_listener.try_clone())
+        .collect::<Result<Vec<_>, _>>()
+        .context("duplicating the proxy listener")?;
+    // The control runtime: metrics listener, signals, session sweeps.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         rules = source
             .file
             .as_ref()
             .map_or("built-in".to_string(), |p| p.display().to_string()),
+        workers,
         "Starting gateway-sidecar"
     );
-    rt.block_on(async move {
-        let proxy = Arc::new(Proxy::new(upstream, config, opts)?);
-        let (tx, rx) = watch::channel(false);
+    let proxy = Arc::new(Proxy::new(upstream, config, opts)?);
+    tracing::info!(address = %proxy_listener.local_addr().map_err(anyhow::Error::from)?, upstream = %proxy.upstream_display(), "Proxying on");
+    drop(proxy_listener);
+    let (tx, rx) = watch::channel(false);
+    let tx = Arc::new(tx);
+
+    // The workers: one single-threaded runtime each, all accepting on the same socket.
+    let mut threads = Vec::with_capacity(workers);
+    for (i, listener) in copies.into_iter().enumerate() {
+        let proxy = proxy.clone();
+        let rx = rx.clone();
+        let tx = tx.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("proxy-{i}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let r = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|rt| {
+                        let r = rt.block_on(conn::serve(listener, proxy, rx));
+                        // In-flight work has had its grace period; open tunnels are cut here.
+                        rt.shutdown_timeout(Duration::from_millis(100));
+                        r
+                    });
+                if r.is_err() {
+                    // A worker that cannot serve takes the process down with it.
+                    let _ = tx.send(true);
+                }
+                r
+            })
+            .context("starting a worker thread")?;
+        threads.push(t);
+    }
+
+    let result = rt.block_on(async {
         tokio::spawn(async move {
             server::shutdown_signal().await;
+            tracing::info!("shutting down: not accepting, letting in-flight requests finish");
             let _ = tx.send(true);
         });
         tokio::spawn(reload_on_sighup(proxy.clone(), source));
         tokio::spawn(sweep_sessions(proxy.clone()));
         let app: Arc<dyn App> = Arc::new(SidecarApp(proxy.clone()));
         let mut web_rx = rx.clone();
-        let web = server::serve(web_listeners, settings, app, async move {
+        server::serve(web_listeners, settings, app, async move {
             conn::until_shutdown(&mut web_rx).await;
-        });
-        let px = conn::serve(proxy_listener, proxy, rx);
-        let (a, b) = tokio::join!(web, px);
-        a.and(b)
-    })?;
-    // In-flight work has had its grace period; tunnels still open are cut here.
+        })
+        .await
+    });
+    let mut result = result.map_err(RunError::Fatal);
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(RunError::Fatal(e)),
+            Err(_) => result = Err(RunError::Fatal(anyhow::anyhow!("a worker thread panicked"))),
+        }
+    }
     rt.shutdown_timeout(Duration::from_millis(100));
-    Ok(())
+    result
 }
 
 /// SIGHUP: read the rules again; a bad file keeps the old rules and says why.

@@ -131,10 +131,44 @@ impl Router {
 
 type UpstreamClient = Client<HttpConnector, TimedBody>;
 
+/// One worker thread's view of the proxy: the shared state and the thread's own pool of
+/// upstream connections. Workers are single-threaded runtimes (one per CPU, like nginx's
+/// worker processes): a request, its upstream exchange and its bookkeeping stay on one thread,
+/// with no cross-thread wake-ups.
+pub struct Worker {
+    pub proxy: Arc<Proxy>,
+    client: UpstreamClient,
+}
+
+impl Worker {
+    /// Handles one client request.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: Arc<ConnState>,
+    ) -> Result<Response<ProxyBody>, Infallible> {
+        self.proxy.clone().handle(req, conn, &self.client).await
+    }
+
+    /// Call on the worker's own runtime thread.
+    pub fn new(proxy: Arc<Proxy>) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(proxy.opts.connect_timeout));
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(proxy.opts.pool_idle_timeout)
+            .pool_max_idle_per_host(proxy.opts.pool_max_idle)
+            .build(connector);
+        Self { proxy, client }
+    }
+}
+
 /// The proxy's shared state.
 pub struct Proxy {
     upstream: Upstream,
-    client: UpstreamClient,
     metrics_client: Client<HttpConnector, Empty<Bytes>>,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionTable>,
@@ -142,6 +176,8 @@ pub struct Proxy {
     router: RwLock<Arc<Router>>,
     pub opts: Options,
     pub drain: Arc<Drain>,
+    /// `--proxy.max-connections`, shared by the workers.
+    pub conn_limit: Arc<tokio::sync::Semaphore>,
     last_warn: AtomicU64,
     started: Instant,
 }
@@ -155,14 +191,6 @@ impl Proxy {
         ));
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(opts.connect_timeout));
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(opts.pool_idle_timeout)
-            .pool_max_idle_per_host(opts.pool_max_idle)
-            .build(connector.clone());
         let metrics_client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(opts.pool_idle_timeout)
@@ -174,12 +202,12 @@ impl Proxy {
         }
         Ok(Self {
             upstream,
-            client,
             metrics_client,
             metrics,
             sessions,
             keyer: Keyer::random()?,
             router: RwLock::new(Arc::new(router)),
+            conn_limit: Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1))),
             opts,
             drain: Arc::new(Drain::default()),
             last_warn: AtomicU64::new(0),
@@ -215,9 +243,11 @@ impl Proxy {
     /// Handles one client request.
     pub async fn handle(
         self: Arc<Self>,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         conn: Arc<ConnState>,
+        client: &UpstreamClient,
     ) -> Result<Response<ProxyBody>, Infallible> {
+        let mut req = req;
         let start = Instant::now();
         conn.set_busy();
         let mut done = Done::new(self.metrics.clone(), conn.clone(), start);
@@ -265,7 +295,7 @@ impl Proxy {
         let up_req = Request::from_parts(parts, TimedBody::new(body, self.opts.body_timeout));
 
         let result =
-            tokio::time::timeout(self.opts.upstream_timeout, self.client.request(up_req)).await;
+            tokio::time::timeout(self.opts.upstream_timeout, client.request(up_req)).await;
         let mut resp = match result {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
