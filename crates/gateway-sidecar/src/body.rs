@@ -5,7 +5,6 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::conn::ConnState;
 use crate::metrics::{Metrics, RouteStats};
+use crate::proxy::{Pool, UpstreamSender};
 
 /// One request's record: written to the metrics when dropped, i.e. when the response body has
 /// ended, or when the client went away first (status 499, nginx's "client closed request").
@@ -25,14 +25,18 @@ pub struct Done {
     pub status: u16,
     start: Instant,
     conn: Arc<ConnState>,
+    shard: usize,
+    /// The upstream connection, back to its pool once the response has been read whole.
+    upstream: Option<(UpstreamSender, Arc<Pool>)>,
+    clean: bool,
 }
 
 /// The status recorded for a request whose client left before the response.
 pub const CLIENT_CLOSED: u16 = 499;
 
 impl Done {
-    pub fn new(metrics: Arc<Metrics>, conn: Arc<ConnState>, start: Instant) -> Self {
-        metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    pub fn new(metrics: Arc<Metrics>, conn: Arc<ConnState>, start: Instant, shard: usize) -> Self {
+        metrics.request_started(shard);
         Self {
             metrics,
             route: None,
@@ -40,7 +44,15 @@ impl Done {
             status: CLIENT_CLOSED,
             start,
             conn,
+            shard,
+            upstream: None,
+            clean: false,
         }
+    }
+
+    /// Hands the upstream connection back to `pool` when the response ends cleanly.
+    pub fn release_to(&mut self, sender: UpstreamSender, pool: Arc<Pool>) {
+        self.upstream = Some((sender, pool));
     }
 
     /// Records the request under this route and method when it ends.
@@ -53,10 +65,20 @@ impl Done {
 impl Drop for Done {
     fn drop(&mut self) {
         if let Some(r) = &self.route {
-            self.metrics
-                .observe(r, self.method, self.status, self.start.elapsed());
+            self.metrics.observe(
+                r,
+                self.method,
+                self.status,
+                self.start.elapsed(),
+                self.shard,
+            );
         }
-        self.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.request_ended(self.shard);
+        if let Some((sender, pool)) = self.upstream.take() {
+            if self.clean {
+                pool.put(sender);
+            }
+        }
         self.conn.set_idle();
     }
 }
@@ -88,11 +110,25 @@ impl ProxyBody {
         }
     }
 
+    fn finish(&mut self, clean: bool) {
+        if let Some(mut d) = self.done.take() {
+            d.clean = clean;
+        }
+    }
+
     fn end_stream(&self) -> bool {
         match &self.kind {
             Kind::Upstream(b) => b.is_end_stream(),
             Kind::Full(b) => b.is_none(),
         }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        // Bodies hyper never polls (empty ones) end here.
+        let clean = self.end_stream();
+        self.finish(clean);
     }
 }
 
@@ -110,14 +146,11 @@ impl Body for ProxyBody {
             Kind::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
         };
         match &r {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
-                this.done.take();
-            }
-            Poll::Ready(Some(Ok(_))) if this.end_stream() => {
-                // hyper may not poll again after the last frame; record now, before the
-                // client can have read it.
-                this.done.take();
-            }
+            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            // hyper may not poll again after the last frame; record now, before the client
+            // can have read it.
+            Poll::Ready(Some(Ok(_))) if this.end_stream() => this.finish(true),
             _ => {}
         }
         r

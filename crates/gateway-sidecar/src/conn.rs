@@ -37,7 +37,8 @@ pub struct ConnState {
     state: AtomicU8,
     /// Bumped each time the connection becomes idle, so the wrapper re-arms its timer.
     gen: AtomicU32,
-    pub peer: SocketAddr,
+    /// The client's address, ready for `X-Forwarded-For`.
+    pub peer_ip: hyper::header::HeaderValue,
 }
 
 impl ConnState {
@@ -45,7 +46,7 @@ impl ConnState {
         Self {
             state: AtomicU8::new(FRESH),
             gen: AtomicU32::new(0),
-            peer,
+            peer_ip: crate::proxy::peer_value(peer.ip()),
         }
     }
 
@@ -251,9 +252,22 @@ impl Drop for DrainGuard {
 pub async fn serve(
     listener: StdListener,
     proxy: Arc<Proxy>,
+    index: usize,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let worker = Arc::new(Worker::new(proxy.clone()));
+    let worker = Arc::new(Worker::new(proxy.clone(), index));
+    {
+        // Idle upstream connections past their time are closed even without traffic.
+        let pool = worker.pool().clone();
+        let mut tick =
+            tokio::time::interval(proxy.opts.pool_idle_timeout.max(Duration::from_secs(1)));
+        tokio::spawn(async move {
+            loop {
+                tick.tick().await;
+                pool.prune();
+            }
+        });
+    }
     listener
         .set_nonblocking(true)
         .context("setting the proxy listener non-blocking")?;

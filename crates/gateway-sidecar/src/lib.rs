@@ -115,7 +115,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         workers,
         "Starting gateway-sidecar"
     );
-    let proxy = Arc::new(Proxy::new(upstream, config, opts)?);
+    let proxy = Arc::new(Proxy::new(upstream, config, opts, workers)?);
     tracing::info!(address = %proxy_listener.local_addr().map_err(anyhow::Error::from)?, upstream = %proxy.upstream_display(), "Proxying on");
     drop(proxy_listener);
     let (tx, rx) = watch::channel(false);
@@ -135,7 +135,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
                     .build()
                     .map_err(anyhow::Error::from)
                     .and_then(|rt| {
-                        let r = rt.block_on(conn::serve(listener, proxy, rx));
+                        let r = rt.block_on(conn::serve(listener, proxy, i, rx));
                         // In-flight work has had its grace period; open tunnels are cut here.
                         rt.shutdown_timeout(Duration::from_millis(100));
                         r

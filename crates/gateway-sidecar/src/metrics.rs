@@ -125,7 +125,10 @@ impl StatusCounts {
     }
 }
 
-/// One (route, method) series: request counts by status and the duration histogram.
+/// One (route, method) series of one worker: request counts by status and the duration
+/// histogram. Each worker thread writes its own copy (cache-line aligned), so two workers never
+/// contend on a counter; a scrape adds them up.
+#[repr(align(64))]
 pub struct Series {
     statuses: StatusCounts,
     /// Per-bucket (not cumulative) counts; the last is +Inf.
@@ -145,10 +148,10 @@ impl Series {
     }
 }
 
-/// Everything recorded for one `route` label.
+/// Everything recorded for one `route` label: per method, one series per worker.
 pub struct RouteStats {
     name: Box<str>,
-    methods: [OnceLock<Box<Series>>; METHOD_LABELS.len()],
+    methods: [OnceLock<Box<[Series]>>; METHOD_LABELS.len()],
 }
 
 impl RouteStats {
@@ -174,6 +177,8 @@ struct RouteTable {
 /// All the sidecar's live metrics.
 pub struct Metrics {
     bounds: Box<[f64]>,
+    /// Series copies per (route, method): one per worker thread, plus one for the rest.
+    shards: usize,
     routes: RwLock<RouteTable>,
     unmatched: Arc<RouteStats>,
     auth: [[AtomicU64; 2]; 4],
@@ -181,7 +186,7 @@ pub struct Metrics {
     upstream_errors: [AtomicU64; 3],
     rejected: [AtomicU64; 3],
     route_overflow: AtomicU64,
-    pub in_flight: AtomicI64,
+    in_flight: Box<[Padded]>,
     pub open_connections: AtomicI64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
@@ -191,13 +196,21 @@ pub struct Metrics {
     pub tunnels: AtomicUsize,
 }
 
+/// A counter alone on its cache line.
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(AtomicI64);
+
 impl Metrics {
-    pub fn new(bounds: &[f64]) -> Self {
+    /// `workers`: how many threads record requests (each gets its own shard).
+    pub fn new(bounds: &[f64], workers: usize) -> Self {
+        let shards = workers.max(1);
         let unmatched = Arc::new(RouteStats::new(UNMATCHED));
         let mut table = RouteTable::default();
         table.by_name.insert(UNMATCHED.into(), unmatched.clone());
         Self {
             bounds: bounds.into(),
+            shards,
             routes: RwLock::new(table),
             unmatched,
             auth: Default::default(),
@@ -205,7 +218,7 @@ impl Metrics {
             upstream_errors: Default::default(),
             rejected: Default::default(),
             route_overflow: AtomicU64::new(0),
-            in_flight: AtomicI64::new(0),
+            in_flight: (0..shards).map(|_| Padded::default()).collect(),
             open_connections: AtomicI64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
@@ -260,9 +273,35 @@ impl Metrics {
         self.routes.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a finished request.
-    pub fn observe(&self, route: &RouteStats, method: usize, status: u16, elapsed: Duration) {
-        let s = route.methods[method].get_or_init(|| Box::new(Series::new(self.bounds.len())));
+    /// A request starts (`shard`: the worker's index).
+    pub fn request_started(&self, shard: usize) {
+        self.in_flight[shard % self.shards]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request is over.
+    pub fn request_ended(&self, shard: usize) {
+        self.in_flight[shard % self.shards]
+            .0
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Records a finished request (`shard`: the worker's index).
+    pub fn observe(
+        &self,
+        route: &RouteStats,
+        method: usize,
+        status: u16,
+        elapsed: Duration,
+        shard: usize,
+    ) {
+        let shards = route.methods[method].get_or_init(|| {
+            (0..self.shards)
+                .map(|_| Series::new(self.bounds.len()))
+                .collect()
+        });
+        let s = &shards[shard % self.shards];
         s.statuses.add(status);
         let secs = elapsed.as_secs_f64();
         let i = self
@@ -321,7 +360,18 @@ impl Metrics {
         for r in &routes {
             for (m, s) in r.methods.iter().enumerate() {
                 let Some(s) = s.get() else { continue };
-                for (code, n) in s.statuses.snapshot() {
+                let mut codes: Vec<(u16, u64)> =
+                    s.iter().flat_map(|s| s.statuses.snapshot()).collect();
+                codes.sort_unstable();
+                codes.dedup_by(|b, a| {
+                    if a.0 == b.0 {
+                        a.1 += b.1;
+                        true
+                    } else {
+                        false
+                    }
+                });
+                for (code, n) in codes {
                     let mut buf = [0u8; 5];
                     reqs.sample(
                         &[
@@ -344,16 +394,15 @@ impl Metrics {
                 let Some(s) = s.get() else { continue };
                 let labels = [("method", METHOD_LABELS[m]), ("route", &*r.name)];
                 let mut cum = 0u64;
-                for (i, b) in s.buckets.iter().enumerate() {
-                    cum += b.load(Ordering::Relaxed);
-                    hist.sample_with("_bucket", &labels, Some(("le", &le[i])), cum as f64);
+                for (i, le) in le.iter().enumerate() {
+                    cum += s
+                        .iter()
+                        .map(|s| s.buckets[i].load(Ordering::Relaxed))
+                        .sum::<u64>();
+                    hist.sample_with("_bucket", &labels, Some(("le", le)), cum as f64);
                 }
-                hist.sample_with(
-                    "_sum",
-                    &labels,
-                    None,
-                    s.sum_ns.load(Ordering::Relaxed) as f64 / 1e9,
-                );
+                let sum_ns: u64 = s.iter().map(|s| s.sum_ns.load(Ordering::Relaxed)).sum();
+                hist.sample_with("_sum", &labels, None, sum_ns as f64 / 1e9);
                 hist.sample_with("_count", &labels, None, cum as f64);
             }
         }
@@ -425,7 +474,10 @@ impl Metrics {
             "gateway_sidecar_in_flight_requests",
             "Requests being proxied.",
             &[],
-            self.in_flight.load(Ordering::Relaxed) as f64,
+            self.in_flight
+                .iter()
+                .map(|c| c.0.load(Ordering::Relaxed))
+                .sum::<i64>() as f64,
         );
         out.gauge(
             "gateway_sidecar_open_connections",
@@ -516,11 +568,11 @@ mod tests {
 
     #[test]
     fn counts_and_histogram() {
-        let m = Metrics::new(&[0.1, 1.0]);
+        let m = Metrics::new(&[0.1, 1.0], 2);
         let r = m.rule_route("/users/:id");
-        m.observe(&r, 0, 200, Duration::from_millis(50));
-        m.observe(&r, 0, 200, Duration::from_millis(500));
-        m.observe(&r, 0, 404, Duration::from_secs(3));
+        m.observe(&r, 0, 200, Duration::from_millis(50), 0);
+        m.observe(&r, 0, 200, Duration::from_millis(500), 1);
+        m.observe(&r, 0, 404, Duration::from_secs(3), 1);
         m.auth(AuthType::Login, false);
         m.user_op(UserOp::Delete);
         let t = text(&m);
@@ -544,11 +596,11 @@ mod tests {
 
     #[test]
     fn many_status_codes_overflow_the_slots() {
-        let m = Metrics::new(&[1.0]);
+        let m = Metrics::new(&[1.0], 3);
         let r = m.unmatched();
         for code in 200..220u16 {
-            m.observe(&r, 9, code, Duration::ZERO);
-            m.observe(&r, 9, code, Duration::ZERO);
+            m.observe(&r, 9, code, Duration::ZERO, 0);
+            m.observe(&r, 9, code, Duration::ZERO, code as usize);
         }
         let t = text(&m);
         assert_eq!(t.matches("route=\"unmatched\",status_code=").count(), 20);
@@ -559,7 +611,7 @@ mod tests {
 
     #[test]
     fn dynamic_routes_are_capped() {
-        let m = Metrics::new(&[1.0]);
+        let m = Metrics::new(&[1.0], 1);
         for i in 0..10 {
             m.dynamic_route(&format!("/r{i}"), 3);
         }

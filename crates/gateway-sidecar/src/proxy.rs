@@ -13,13 +13,14 @@ use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use exporter_core::Exposition;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_TYPE, HOST,
     SET_COOKIE, TE, TRANSFER_ENCODING, UPGRADE,
@@ -30,6 +31,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
 
 use crate::body::{BodyTimeout, Done, ProxyBody, TimedBody};
 use crate::conn::{ConnState, Drain};
@@ -69,6 +71,10 @@ pub struct Options {
 pub struct Upstream {
     pub scheme: Scheme,
     pub authority: Authority,
+    /// `host:port` to connect to.
+    pub host_port: String,
+    /// `Host` for requests that came without one.
+    pub host_header: HeaderValue,
 }
 
 impl Upstream {
@@ -86,9 +92,18 @@ impl Upstream {
                 "--upstream {s:?}: want scheme://host:port without a path"
             ));
         }
+        let host_port = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
+        let host_header = HeaderValue::from_str(authority.as_str())
+            .map_err(|e| format!("--upstream {s:?}: {e}"))?;
         Ok(Self {
             scheme: Scheme::HTTP,
             authority,
+            host_port,
+            host_header,
         })
     }
 }
@@ -129,40 +144,167 @@ impl Router {
     }
 }
 
-type UpstreamClient = Client<HttpConnector, TimedBody>;
+/// The sending half of one upstream connection.
+pub type UpstreamSender = SendRequest<TimedBody>;
 
-/// One worker thread's view of the proxy: the shared state and the thread's own pool of
-/// upstream connections. Workers are single-threaded runtimes (one per CPU, like nginx's
-/// worker processes): a request, its upstream exchange and its bookkeeping stay on one thread,
-/// with no cross-thread wake-ups.
+/// A worker's idle upstream connections, most recently used last. Only its own thread uses it,
+/// so the lock is never contended; it is a lock only so futures stay `Send`.
+pub struct Pool {
+    idle: Mutex<Vec<(UpstreamSender, Instant)>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+}
+
+impl Pool {
+    /// Keeps a connection whose exchange ended cleanly.
+    pub fn put(&self, sender: UpstreamSender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push((sender, Instant::now()));
+        }
+    }
+
+    fn take(&self) -> Option<UpstreamSender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((s, since)) = idle.pop() {
+            // Past the idle timeout the app may be closing it (Node closes at 5 s): drop it.
+            if since.elapsed() < self.idle_timeout && !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Closes connections idle for longer than the idle timeout.
+    pub fn prune(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.idle_timeout;
+        idle.retain(|(s, since)| since.elapsed() < t && !s.is_closed());
+    }
+}
+
+/// One worker thread's view of the proxy: the shared state, the thread's own pool of upstream
+/// connections and its copy of the rules. Workers are single-threaded runtimes (one per CPU,
+/// like nginx's worker processes): a request, its upstream exchange and its bookkeeping stay on
+/// one thread, with no cross-thread wake-ups, and its counters are the worker's own.
+///
+/// Upstream connections are hyper's HTTP/1 client connections in a small per-worker pool
+/// rather than hyper-util's legacy client: the legacy client's shared pool (a map of hosts
+/// behind a lock, a task per returned connection, extensions per response) cost a fifth of the
+/// sidecar's CPU per request, and there is only one upstream host here anyway.
 pub struct Worker {
     pub proxy: Arc<Proxy>,
-    client: UpstreamClient,
+    pool: Arc<Pool>,
+    index: usize,
+    rules: Mutex<(u64, Arc<Router>)>,
 }
 
 impl Worker {
+    pub fn new(proxy: Arc<Proxy>, index: usize) -> Self {
+        let pool = Arc::new(Pool {
+            idle: Mutex::new(Vec::new()),
+            max_idle: proxy.opts.pool_max_idle,
+            idle_timeout: proxy.opts.pool_idle_timeout,
+        });
+        let rules = Mutex::new((proxy.router_gen.load(Ordering::Acquire), proxy.router()));
+        Self {
+            proxy,
+            pool,
+            index,
+            rules,
+        }
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// The current rules, re-read only after a reload.
+    fn router(&self) -> Arc<Router> {
+        let gen = self.proxy.router_gen.load(Ordering::Acquire);
+        let mut cached = self.rules.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != gen {
+            *cached = (gen, self.proxy.router());
+        }
+        cached.1.clone()
+    }
+
     /// Handles one client request.
     pub async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         conn: Arc<ConnState>,
     ) -> Result<Response<ProxyBody>, Infallible> {
-        self.proxy.clone().handle(req, conn, &self.client).await
+        let router = self.router();
+        self.proxy.clone().handle(req, conn, &self, router).await
     }
 
-    /// Call on the worker's own runtime thread.
-    pub fn new(proxy: Arc<Proxy>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(proxy.opts.connect_timeout));
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(proxy.opts.pool_idle_timeout)
-            .pool_max_idle_per_host(proxy.opts.pool_max_idle)
-            .build(connector);
-        Self { proxy, client }
+    /// A ready connection: a pooled one, else a new one.
+    async fn checkout(&self) -> Result<(UpstreamSender, bool), (UpstreamError, String)> {
+        while let Some(mut s) = self.pool.take() {
+            if s.is_ready() || s.ready().await.is_ok() {
+                return Ok((s, true));
+            }
+        }
+        self.connect().await.map(|s| (s, false))
+    }
+
+    async fn connect(&self) -> Result<UpstreamSender, (UpstreamError, String)> {
+        let p = &self.proxy;
+        let stream = match tokio::time::timeout(
+            p.opts.connect_timeout,
+            TcpStream::connect(p.upstream.host_port.as_str()),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return Err((UpstreamError::Timeout, format!("connect: {e}")))
+            }
+            Ok(Err(e)) => return Err((UpstreamError::Connect, format!("connect: {e}"))),
+            Err(_) => {
+                return Err((
+                    UpstreamError::Timeout,
+                    format!("connect: no connection within {:?}", p.opts.connect_timeout),
+                ))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| (UpstreamError::Error, format!("handshake: {e}")))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(err = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends a request upstream; a pooled connection that turns out closed before the request
+    /// went out is replaced once (nothing was sent, so any method may be retried).
+    async fn send(
+        &self,
+        mut req: Request<TimedBody>,
+    ) -> Result<(Response<Incoming>, UpstreamSender), (UpstreamError, String, Option<hyper::Error>)>
+    {
+        loop {
+            let (mut sender, reused) = self.checkout().await.map_err(|(k, m)| (k, m, None))?;
+            match sender.try_send_request(req).await {
+                Ok(resp) => return Ok((resp, sender)),
+                Err(mut e) => match e.take_message() {
+                    Some(r) if reused => req = r,
+                    _ => {
+                        let e = e.into_error();
+                        return Err((UpstreamError::Error, e.to_string(), Some(e)));
+                    }
+                },
+            }
+        }
     }
 }
 
@@ -174,6 +316,8 @@ pub struct Proxy {
     pub sessions: Arc<SessionTable>,
     keyer: Keyer,
     router: RwLock<Arc<Router>>,
+    /// Bumped on every reload, so workers refresh their copy of the rules.
+    router_gen: AtomicU64,
     pub opts: Options,
     pub drain: Arc<Drain>,
     /// `--proxy.max-connections`, shared by the workers.
@@ -183,8 +327,15 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(upstream: Upstream, config: Config, opts: Options) -> anyhow::Result<Self> {
-        let metrics = Arc::new(Metrics::new(&config.buckets));
+    /// `workers`: how many worker threads will record requests.
+    pub fn new(
+        upstream: Upstream,
+        config: Config,
+        opts: Options,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
+        // One metrics shard per worker, and one for requests answered elsewhere.
+        let metrics = Arc::new(Metrics::new(&config.buckets, workers + 1));
         let sessions = Arc::new(SessionTable::new(
             config.sessions.max_entries,
             config.sessions.idle_timeout,
@@ -207,6 +358,7 @@ impl Proxy {
             sessions,
             keyer: Keyer::random()?,
             router: RwLock::new(Arc::new(router)),
+            router_gen: AtomicU64::new(0),
             conn_limit: Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1))),
             opts,
             drain: Arc::new(Drain::default()),
@@ -238,19 +390,21 @@ impl Proxy {
             .configure(config.sessions.max_entries, config.sessions.idle_timeout);
         let router = Arc::new(Router::new(config, &self.metrics));
         *self.router.write().unwrap_or_else(|e| e.into_inner()) = router;
+        self.router_gen.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Handles one client request.
-    pub async fn handle(
+    async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         conn: Arc<ConnState>,
-        client: &UpstreamClient,
+        worker: &Worker,
+        router: Arc<Router>,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let mut req = req;
         let start = Instant::now();
         conn.set_busy();
-        let mut done = Done::new(self.metrics.clone(), conn.clone(), start);
+        let mut done = Done::new(self.metrics.clone(), conn.clone(), start, worker.index);
 
         if let Some(p) = &self.opts.metrics_path {
             if req.uri().path() == p && matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -261,7 +415,6 @@ impl Proxy {
         }
 
         let method = routes::method_index(req.method());
-        let router = self.router();
         let (route, auth, user_op) = router.route(method, req.uri().path(), &self.metrics);
         done.count_as(route, method);
 
@@ -289,17 +442,22 @@ impl Proxy {
                 .insert(CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(UPGRADE, u.clone());
         }
-        add_forwarded(&mut parts.headers, conn.peer.ip(), host);
-        parts.uri = self.upstream_uri(&parts.uri);
+        add_forwarded(&mut parts.headers, &conn.peer_ip, host.clone());
+        if host.is_none() {
+            // HTTP/1.0 clients may omit it; HTTP/1.1 requires one.
+            parts
+                .headers
+                .insert(HOST, self.upstream.host_header.clone());
+        }
+        parts.uri = origin_form(&parts.uri);
         parts.version = Version::HTTP_11;
         let up_req = Request::from_parts(parts, TimedBody::new(body, self.opts.body_timeout));
 
-        let result =
-            tokio::time::timeout(self.opts.upstream_timeout, client.request(up_req)).await;
-        let mut resp = match result {
+        let result = tokio::time::timeout(self.opts.upstream_timeout, worker.send(up_req)).await;
+        let (mut resp, sender) = match result {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                if has_source::<BodyTimeout>(&e) {
+            Ok(Err((kind, msg, err))) => {
+                if err.as_ref().is_some_and(|e| has_source::<BodyTimeout>(e)) {
                     self.metrics.rejected(Rejection::BodyTimeout);
                     if let Some(t) = auth {
                         self.metrics.auth(t, false);
@@ -309,7 +467,7 @@ impl Proxy {
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                     return Ok(r);
                 }
-                return Ok(self.failed(classify(&e), &e, auth, done));
+                return Ok(self.failed(kind, &msg, auth, done));
             }
             Err(_) => {
                 let e = format!(
@@ -348,20 +506,10 @@ impl Proxy {
             }
             conn.set_tunnel();
             self.spawn_tunnel(cu, uu);
+        } else {
+            done.release_to(sender, worker.pool.clone());
         }
         Ok(Response::from_parts(parts, ProxyBody::upstream(body, done)))
-    }
-
-    fn upstream_uri(&self, uri: &Uri) -> Uri {
-        let mut p = hyper::http::uri::Parts::default();
-        p.scheme = Some(self.upstream.scheme.clone());
-        p.authority = Some(self.upstream.authority.clone());
-        p.path_and_query = Some(
-            uri.path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/")),
-        );
-        Uri::from_parts(p).unwrap_or_else(|_| uri.clone())
     }
 
     /// Session bookkeeping from a response: cookies set or cleared, logouts, and the touch of
@@ -557,6 +705,15 @@ fn plain(status: StatusCode, text: &'static str, mut done: Done) -> Response<Pro
     r
 }
 
+/// The request target as an origin server wants it: path and query only.
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(_) if uri.authority().is_none() => uri.clone(),
+        Some(pq) => Uri::from(pq.clone()),
+        None => Uri::from(PathAndQuery::from_static("/")),
+    }
+}
+
 fn has_source<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(c) = cur {
@@ -566,22 +723,6 @@ fn has_source<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
         cur = c.source();
     }
     false
-}
-
-fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
-    if e.is_connect() {
-        let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-        while let Some(c) = cur {
-            if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::TimedOut {
-                    return UpstreamError::Timeout;
-                }
-            }
-            cur = c.source();
-        }
-        return UpstreamError::Connect;
-    }
-    UpstreamError::Error
 }
 
 /// The `Upgrade` value of a request that asks for one (`Connection: upgrade` + `Upgrade`).
@@ -626,13 +767,18 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(UPGRADE);
 }
 
-/// Adds the `X-Forwarded-*` fields.
-pub fn add_forwarded(h: &mut HeaderMap, peer: IpAddr, host: Option<HeaderValue>) {
-    let ip = peer.to_canonical().to_string();
+/// The client address as an `X-Forwarded-For` value (made once per connection).
+pub fn peer_value(peer: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&peer.to_canonical().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// Adds the `X-Forwarded-*` fields; `ip` is [`peer_value`] of the client.
+pub fn add_forwarded(h: &mut HeaderMap, ip: &HeaderValue, host: Option<HeaderValue>) {
     let xff = {
         let mut prior = h.get_all(&X_FORWARDED_FOR).iter().peekable();
         if prior.peek().is_none() {
-            HeaderValue::from_str(&ip).ok()
+            Some(ip.clone())
         } else {
             let mut s = Vec::with_capacity(64);
             for v in prior {
@@ -743,7 +889,7 @@ mod tests {
         h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         add_forwarded(
             &mut h,
-            "::ffff:127.0.0.1".parse().unwrap(),
+            &peer_value("::ffff:127.0.0.1".parse().unwrap()),
             Some(HeaderValue::from_static("api.example")),
         );
         assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1, 127.0.0.1");
@@ -751,7 +897,7 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "api.example");
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        add_forwarded(&mut h, "192.0.2.1".parse().unwrap(), None);
+        add_forwarded(&mut h, &peer_value("192.0.2.1".parse().unwrap()), None);
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-for"], "192.0.2.1");
     }
