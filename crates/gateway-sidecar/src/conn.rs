@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit};
 use tokio::time::{Instant, Sleep};
 
 use crate::metrics::Rejection;
@@ -246,34 +246,29 @@ impl Drop for DrainGuard {
     }
 }
 
-/// One worker's accept loop on (its copy of) the proxy listener: serves until `shutdown` turns
-/// true, then stops accepting and waits up to the grace period for in-flight requests (and
-/// tunnels) to finish. Run it on the worker's own current-thread runtime.
-pub async fn serve(
+/// A connection accepted for a worker, with its slot under `--proxy.max-connections`.
+pub struct Accepted {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    guard: DrainGuard,
+}
+
+/// The accept loop (on the control thread): hands connections to the workers in turn, so each
+/// gets its share however the clients connect. Stops accepting when `shutdown` turns true
+/// (new clients are then refused) or the workers are gone.
+pub async fn accept(
     listener: StdListener,
     proxy: Arc<Proxy>,
-    index: usize,
+    workers: Vec<mpsc::UnboundedSender<Accepted>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let worker = Arc::new(Worker::new(proxy.clone(), index));
-    {
-        // Idle upstream connections past their time are closed even without traffic.
-        let pool = worker.pool().clone();
-        let mut tick =
-            tokio::time::interval(proxy.opts.pool_idle_timeout.max(Duration::from_secs(1)));
-        tokio::spawn(async move {
-            loop {
-                tick.tick().await;
-                pool.prune();
-            }
-        });
-    }
     listener
         .set_nonblocking(true)
         .context("setting the proxy listener non-blocking")?;
     let listener = TcpListener::from_std(listener).context("registering the proxy listener")?;
     let limit = proxy.conn_limit.clone();
-    let drain = proxy.drain.clone();
+    let mut next = 0usize;
     loop {
         // At the connection limit, stop accepting: the kernel's backlog queues the rest.
         let permit = tokio::select! {
@@ -293,18 +288,82 @@ pub async fn serve(
             _ = until_shutdown(&mut shutdown) => break,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let mut conn = Accepted {
+            stream,
+            peer,
+            permit,
+            guard: proxy.drain.guard(),
+        };
+        // Round robin over the workers still running.
+        let mut tries = 0;
+        loop {
+            let w = &workers[next % workers.len()];
+            next = next.wrapping_add(1);
+            match w.send(conn) {
+                Ok(()) => break,
+                Err(e) => {
+                    conn = e.0;
+                    tries += 1;
+                    if tries >= workers.len() {
+                        anyhow::bail!("no proxy worker is running");
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    Ok(())
+}
+
+/// One worker: serves the connections it is handed on its own current-thread runtime until
+/// `shutdown` turns true, then lets in-flight requests (and tunnels) finish within the grace
+/// period.
+pub async fn work(
+    proxy: Arc<Proxy>,
+    index: usize,
+    mut conns: mpsc::UnboundedReceiver<Accepted>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let worker = Arc::new(Worker::new(proxy.clone(), index));
+    {
+        // Idle upstream connections past their time are closed even without traffic.
+        let pool = worker.pool().clone();
+        let mut tick =
+            tokio::time::interval(proxy.opts.pool_idle_timeout.max(Duration::from_secs(1)));
+        tokio::spawn(async move {
+            loop {
+                tick.tick().await;
+                pool.prune();
+            }
+        });
+    }
+    loop {
+        let a = tokio::select! {
+            a = conns.recv() => match a { Some(a) => a, None => break },
+            _ = until_shutdown(&mut shutdown) => break,
+        };
+        let stream = match TcpStream::from_std(a.stream) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(err = %e, "registering a client connection failed");
+                continue;
+            }
+        };
         let worker = worker.clone();
-        let guard = drain.guard();
         let shutdown = shutdown.clone();
+        let (permit, guard, peer) = (a.permit, a.guard, a.peer);
         tokio::spawn(async move {
             serve_conn(stream, peer, worker, shutdown).await;
             drop(permit);
             drop(guard);
         });
     }
-    drop(listener);
-    let grace = proxy.opts.shutdown_grace;
-    if tokio::time::timeout(grace, drain.wait_zero())
+    drop(conns);
+    let drain = proxy.drain.clone();
+    if tokio::time::timeout(proxy.opts.shutdown_grace, drain.wait_zero())
         .await
         .is_err()
     {

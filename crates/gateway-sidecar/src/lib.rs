@@ -97,10 +97,6 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let copies = (0..workers)
-        .map(|_| proxy_listener.try_clone())
-        .collect::<Result<Vec<_>, _>>()
-        .context("duplicating the proxy listener")?;
     // The control runtime: metrics listener, signals, session sweeps.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -117,16 +113,18 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     );
     let proxy = Arc::new(Proxy::new(upstream, config, opts, workers)?);
     tracing::info!(address = %proxy_listener.local_addr().map_err(anyhow::Error::from)?, upstream = %proxy.upstream_display(), "Proxying on");
-    drop(proxy_listener);
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
 
-    // The workers: one single-threaded runtime each, all accepting on the same socket.
+    // The workers: one single-threaded runtime each, fed connections by the accept loop.
     let mut threads = Vec::with_capacity(workers);
-    for (i, listener) in copies.into_iter().enumerate() {
+    let mut feeds = Vec::with_capacity(workers);
+    for i in 0..workers {
         let proxy = proxy.clone();
         let rx = rx.clone();
         let tx = tx.clone();
+        let (feed, conns) = tokio::sync::mpsc::unbounded_channel();
+        feeds.push(feed);
         let t = std::thread::Builder::new()
             .name(format!("proxy-{i}"))
             .spawn(move || -> anyhow::Result<()> {
@@ -135,7 +133,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
                     .build()
                     .map_err(anyhow::Error::from)
                     .and_then(|rt| {
-                        let r = rt.block_on(conn::serve(listener, proxy, i, rx));
+                        let r = rt.block_on(conn::work(proxy, i, conns, rx));
                         // In-flight work has had its grace period; open tunnels are cut here.
                         rt.shutdown_timeout(Duration::from_millis(100));
                         r
@@ -151,19 +149,25 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     }
 
     let result = rt.block_on(async {
+        let sig_tx = tx.clone();
         tokio::spawn(async move {
             server::shutdown_signal().await;
             tracing::info!("shutting down: not accepting, letting in-flight requests finish");
-            let _ = tx.send(true);
+            let _ = sig_tx.send(true);
         });
         tokio::spawn(reload_on_sighup(proxy.clone(), source));
         tokio::spawn(sweep_sessions(proxy.clone()));
         let app: Arc<dyn App> = Arc::new(SidecarApp(proxy.clone()));
         let mut web_rx = rx.clone();
-        server::serve(web_listeners, settings, app, async move {
+        let web = server::serve(web_listeners, settings, app, async move {
             conn::until_shutdown(&mut web_rx).await;
-        })
-        .await
+        });
+        let acceptor = conn::accept(proxy_listener, proxy.clone(), feeds, rx.clone());
+        let (w, a) = tokio::join!(web, acceptor);
+        if a.is_err() {
+            let _ = tx.send(true);
+        }
+        w.and(a)
     });
     let mut result = result.map_err(RunError::Fatal);
     for t in threads {
