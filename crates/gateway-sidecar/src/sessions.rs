@@ -415,11 +415,13 @@ impl SessionTable {
     }
 
     /// Drops idle sessions (cheap: from the least recent end) and, when `full` and any session
-    /// has a JWT expiry, those past it (a scan of the table).
+    /// has a JWT expiry, those past it (a scan of the table, in slices so requests waiting for
+    /// the lock wait for a slice, not for the whole table).
     pub fn sweep(&self, full: bool) {
+        const SLICE: usize = 8192;
         let now = self.now();
-        let mut t = self.lock();
         let mut n = 0;
+        let mut t = self.lock();
         while t.tail != NIL {
             let e = t.slab[t.tail as usize];
             if now.saturating_sub(e.seen) < t.idle_ticks {
@@ -431,13 +433,26 @@ impl SessionTable {
         }
         if full && t.with_exp > 0 {
             // Backwards, so the entry swapped into a freed slot has already been looked at.
+            // Between slices the table may change; an entry missed now is caught next time.
             let mut i = t.slab.len();
             while i > 0 {
-                i -= 1;
-                let e = t.slab[i];
-                if e.exp != 0 && e.exp <= now {
-                    t.remove_at(i as u32);
-                    n += 1;
+                let stop = i.saturating_sub(SLICE);
+                while i > stop {
+                    i -= 1;
+                    if i >= t.slab.len() {
+                        continue;
+                    }
+                    let e = t.slab[i];
+                    if e.exp != 0 && e.exp <= now {
+                        t.remove_at(i as u32);
+                        n += 1;
+                    }
+                }
+                if i > 0 {
+                    self.len.store(t.slab.len(), Ordering::Relaxed);
+                    drop(t);
+                    std::thread::yield_now();
+                    t = self.lock();
                 }
             }
         }
@@ -471,16 +486,6 @@ impl SessionTable {
 
     pub fn capacity(&self) -> usize {
         self.lock().max
-    }
-
-    /// Reserves room for `n` sessions up front (benchmarks).
-    pub fn reserve(&self, n: usize) {
-        let mut t = self.lock();
-        let Inner { slab, index, .. } = &mut *t;
-        slab.reserve_exact(n.saturating_sub(slab.len()));
-        index.reserve(n.saturating_sub(index.len()), |&i| {
-            slab[i as usize].key.0[0]
-        });
     }
 }
 
