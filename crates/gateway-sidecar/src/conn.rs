@@ -393,9 +393,13 @@ async fn serve_conn(
         .timer(TokioTimer::new())
         // Ours, with a 408; see the module docs.
         .header_read_timeout(None)
-        .max_headers(proxy.opts.max_headers)
         .max_header_size(proxy.opts.max_header_bytes)
         .max_buf_size(proxy.opts.max_header_bytes.max(64 * 1024));
+    // hyper parses up to 100 headers into a stack array; any other limit moves that array to
+    // the heap for every request, so only set it when it differs.
+    if proxy.opts.max_headers != 100 {
+        builder.max_headers(proxy.opts.max_headers);
+    }
     let svc = {
         let st = st.clone();
         hyper::service::service_fn(move |req| worker.clone().handle(req, st.clone()))
