@@ -5,21 +5,24 @@
 # directly, through gateway-sidecar (release build) and through nginx configured as a plain
 # reverse proxy with upstream keep-alive, the reference a team would otherwise put in front.
 # For each: latency p50/p99 at a fixed 1,000 req/s (our paced client, examples/loadgen.rs, as
-# Debian's wrk has no fixed-rate mode) and throughput at full speed (wrk). Then the sidecar's
-# RSS and CPU, and its RSS with 1,000,000 tracked sessions, driven through HTTP (one request
-# per session, each with its own bearer token).
+# Debian's wrk has no fixed-rate mode; the three targets are driven at the same time on
+# interleaved schedules, so the machine's hiccups hit all three alike) and throughput at full
+# speed (wrk, one target at a time, ROUNDS rounds in turn, averaged). Then the sidecar's RSS and
+# CPU, and its RSS with 1,000,000 tracked sessions, driven through HTTP (one request per
+# session, each with its own bearer token).
 #
 # Every request carries a bearer JWT and hits a rule (/api/users/:id), so the sidecar does its
 # real per-request work: route match, metrics, JWT decode, HMAC, session touch.
 #
 # Everything listens on 127.0.0.1 and is stopped on exit. Exit 0 unless something could not run.
-# Knobs: RATE (1000), PACED_SECONDS (10), WRK_SECONDS (10), WRK_CONNECTIONS (64),
+# Knobs: RATE (1000), PACED_SECONDS (20), WRK_SECONDS (10), WRK_CONNECTIONS (64), ROUNDS (2),
 # SESSIONS (1000000), SKIP_SESSIONS=1.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RATE="${RATE:-1000}"
-PACED_SECONDS="${PACED_SECONDS:-10}"
+PACED_SECONDS="${PACED_SECONDS:-20}"
+ROUNDS="${ROUNDS:-2}"
 WRK_SECONDS="${WRK_SECONDS:-10}"
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
 SESSIONS="${SESSIONS:-1000000}"
@@ -135,29 +138,43 @@ for t in direct sidecar nginx; do
 done
 
 declare -A P50 P99 LATE RPS WP50 WP99 CPU_PACED CPU_FULL
-echo "== fixed rate: $RATE req/s for ${PACED_SECONDS}s, 8 keep-alive connections"
+echo "== fixed rate: $RATE req/s to each target for ${PACED_SECONDS}s, 8 keep-alive connections each, interleaved"
+c0=$(cpu_ticks "$SC_PID")
+out=$("$LOADGEN" paced "$RATE" "$PACED_SECONDS" 8 "${URL[direct]}" "${URL[sidecar]}" "${URL[nginx]}" -H "$AUTH")
+c1=$(cpu_ticks "$SC_PID")
+CPU_PACED[sidecar]=$(awk -v a="$c0" -v b="$c1" -v k="$clk" -v s="$PACED_SECONDS" 'BEGIN{printf "%.1f", (b-a)/k/s*100}')
 for t in direct sidecar nginx; do
-    c0=$(cpu_ticks "$SC_PID")
-    out=$("$LOADGEN" paced "${URL[$t]}" "$RATE" "$PACED_SECONDS" 8 "$AUTH")
-    c1=$(cpu_ticks "$SC_PID")
-    echo "   $t: $out"
-    P50[$t]=$(kv p50_ms "$out"); P99[$t]=$(kv p99_ms "$out"); LATE[$t]=$(kv late "$out")
-    [ "$(kv errors "$out")" = 0 ] || echo "   WARNING: $t had errors"
-    [ "$t" = sidecar ] && CPU_PACED[$t]=$(awk -v a="$c0" -v b="$c1" -v k="$clk" -v s="$PACED_SECONDS" 'BEGIN{printf "%.1f", (b-a)/k/s*100}')
+    line=$(grep -F "url=${URL[$t]} " <<<"$out")
+    echo "   $t: ${line#* }"
+    P50[$t]=$(kv p50_ms "$line"); P99[$t]=$(kv p99_ms "$line"); LATE[$t]=$(kv late "$line")
+    [ "$(kv errors "$line")" = 0 ] || echo "   WARNING: $t had errors"
 done
 RSS_PACED=$(rss_kib "$SC_PID")
 
-echo "== full speed: wrk -t2 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s"
-for t in direct sidecar nginx; do
-    c0=$(cpu_ticks "$SC_PID")
-    out=$(wrk -t2 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency -H "$AUTH" "${URL[$t]}")
-    c1=$(cpu_ticks "$SC_PID")
-    RPS[$t]=$(awk '/^Requests\/sec/{printf "%.0f", $2}' <<<"$out")
-    WP50[$t]=$(wrk_ms 50% "$out"); WP99[$t]=$(wrk_ms 99% "$out")
-    errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-    echo "   $t: ${RPS[$t]} req/s, p50 ${WP50[$t]} ms, p99 ${WP99[$t]} ms ${errs:+($errs)}"
-    [ "$t" = sidecar ] && CPU_FULL[$t]=$(awk -v a="$c0" -v b="$c1" -v k="$clk" -v s="$WRK_SECONDS" 'BEGIN{printf "%.1f", (b-a)/k/s*100}')
+echo "== full speed: wrk -t2 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s, $ROUNDS rounds"
+declare -A SUM50 SUM99 SUMRPS
+CPU_TICKS=0
+for round in $(seq 1 "$ROUNDS"); do
+    for t in direct sidecar nginx; do
+        c0=$(cpu_ticks "$SC_PID")
+        out=$(wrk -t2 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency -H "$AUTH" "${URL[$t]}")
+        c1=$(cpu_ticks "$SC_PID")
+        rps=$(awk '/^Requests\/sec/{printf "%.0f", $2}' <<<"$out")
+        w50=$(wrk_ms 50% "$out"); w99=$(wrk_ms 99% "$out")
+        errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+        echo "   round $round, $t: $rps req/s, p50 $w50 ms, p99 $w99 ms ${errs:+($errs)}"
+        SUMRPS[$t]=$(( ${SUMRPS[$t]:-0} + rps ))
+        SUM50[$t]=$(awk -v a="${SUM50[$t]:-0}" -v b="$w50" 'BEGIN{print a+b}')
+        SUM99[$t]=$(awk -v a="${SUM99[$t]:-0}" -v b="$w99" 'BEGIN{print a+b}')
+        [ "$t" = sidecar ] && CPU_TICKS=$(( CPU_TICKS + c1 - c0 ))
+    done
 done
+for t in direct sidecar nginx; do
+    RPS[$t]=$(( SUMRPS[$t] / ROUNDS ))
+    WP50[$t]=$(awk -v a="${SUM50[$t]}" -v n="$ROUNDS" 'BEGIN{printf "%.3f", a/n}')
+    WP99[$t]=$(awk -v a="${SUM99[$t]}" -v n="$ROUNDS" 'BEGIN{printf "%.3f", a/n}')
+done
+CPU_FULL[sidecar]=$(awk -v t="$CPU_TICKS" -v k="$clk" -v s="$((WRK_SECONDS * ROUNDS))" 'BEGIN{printf "%.1f", t/k/s*100}')
 RSS_FULL=$(rss_kib "$SC_PID")
 NGX_WORKERS_RSS=$(ps -o rss= --ppid "$(cat "$WORK/proxy/nginx.pid")" | awk '{s+=$1} END{print s}')
 NGX_MASTER_RSS=$(rss_kib "$(cat "$WORK/proxy/nginx.pid")")
@@ -176,8 +193,8 @@ echo
 echo "sidecar/nginx full-speed throughput: $(ratio "${RPS[sidecar]}" "${RPS[nginx]}")  (target >= 1.00)"
 echo "sidecar added p99 at ${RATE} req/s: $(sub "${P99[sidecar]}" "${P99[direct]}") ms (target <= 0.3 ms); nginx added p99: $(sub "${P99[nginx]}" "${P99[direct]}") ms"
 echo "sidecar/direct full-speed throughput: $(ratio "${RPS[sidecar]}" "${RPS[direct]}"); nginx/direct: $(ratio "${RPS[nginx]}" "${RPS[direct]}")"
-echo "late sends by the paced client (>1 ms behind schedule): direct ${LATE[direct]}, sidecar ${LATE[sidecar]}, nginx ${LATE[nginx]}"
-echo "sidecar CPU: ${CPU_PACED[sidecar]}% of one core at ${RATE} req/s, ${CPU_FULL[sidecar]}% at full speed"
+echo "late sends by the paced client (>2 ms behind schedule): direct ${LATE[direct]}, sidecar ${LATE[sidecar]}, nginx ${LATE[nginx]}"
+echo "sidecar CPU: ${CPU_PACED[sidecar]}% of one core at ${RATE} req/s, ${CPU_FULL[sidecar]}% at full speed ($(awk -v t="$CPU_TICKS" -v k="$clk" -v n="$(( SUMRPS[sidecar] * WRK_SECONDS ))" 'BEGIN{printf "%.1f", t/k/n*1e6}') us per request)"
 echo "sidecar RSS: $((RSS_PACED / 1024)).$(( (RSS_PACED % 1024) * 10 / 1024 )) MiB after the fixed-rate run, $((RSS_FULL / 1024)).$(( (RSS_FULL % 1024) * 10 / 1024 )) MiB after full speed (nginx proxy: master $((NGX_MASTER_RSS / 1024)) MiB + workers $((NGX_WORKERS_RSS / 1024)) MiB)"
 
 if [ "${SKIP_SESSIONS:-0}" != 1 ]; then
@@ -186,11 +203,11 @@ if [ "${SKIP_SESSIONS:-0}" != 1 ]; then
     kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
     start_sidecar
     base=$(rss_kib "$SC_PID")
-    "$LOADGEN" paced "${URL[sidecar]}" 1000 1 4 "$AUTH" >/dev/null
+    "$LOADGEN" paced 1000 1 4 "${URL[sidecar]}" -H "$AUTH" >/dev/null
     warm=$(rss_kib "$SC_PID")
     out=$("$LOADGEN" sessions "${URL[sidecar]}" "$SESSIONS" 32)
     echo "   $out"
-    active=$(curl -s "http://127.0.0.1:$SC_METRICS/metrics" | awk '$1=="auth_active_sessions"{print $2}')
+    active=$(curl -s "http://127.0.0.1:$SC_METRICS/metrics" | awk '$1=="auth_active_sessions"{printf "%d", $2}')
     full=$(rss_kib "$SC_PID")
     echo "   auth_active_sessions=$active"
     echo "   sidecar RSS: $((base / 1024)).$(( (base % 1024) * 10 / 1024 )) MiB at start, $((warm / 1024)).$(( (warm % 1024) * 10 / 1024 )) MiB warm with 1 session, $((full / 1024)).$(( (full % 1024) * 10 / 1024 )) MiB with $active sessions"

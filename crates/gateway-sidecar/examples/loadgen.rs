@@ -1,10 +1,13 @@
 //! A small load generator for `scripts/bench-sidecar.sh`, for what Debian's wrk cannot do.
 //!
-//! - `loadgen paced URL RATE SECONDS [CONNECTIONS] [HEADER...]`: sends RATE requests per second
-//!   for SECONDS over CONNECTIONS keep-alive connections (default 8), each request at its
-//!   scheduled time (open loop), and prints latency percentiles. Latency runs from the moment
-//!   a request is written to the end of its response body; requests that could not be sent on
-//!   time (more than 1 ms late) are counted and reported, as they would hide queueing.
+//! - `loadgen paced RATE SECONDS CONNECTIONS URL... [-H NAME:VALUE]...`: sends RATE requests per
+//!   second to each URL for SECONDS, over CONNECTIONS keep-alive connections per URL, each
+//!   request at its scheduled time (open loop), and prints latency percentiles per URL. The
+//!   URLs' schedules are interleaved (request i of each URL falls within the same millisecond,
+//!   staggered so they do not overlap), so a hiccup of the machine hits every target alike: the
+//!   figures are comparable within a run. Latency runs from the moment a request is written to the end of its response body;
+//!   sends more than 2 ms behind schedule (tokio's timers are 1 ms) are counted, as they would
+//!   hide queueing.
 //! - `loadgen sessions URL COUNT [CONNECTIONS]`: sends COUNT requests as fast as it can, each
 //!   with its own bearer token, so the sidecar ends up tracking COUNT sessions (or its cap).
 //!
@@ -62,59 +65,101 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
-async fn paced(uri: Uri, rate: f64, secs: f64, conns: usize, headers: Vec<(String, String)>) {
+struct Paced {
+    lat: Vec<Duration>,
+    errors: usize,
+    late: usize,
+}
+
+async fn paced_one(
+    uri: Uri,
+    rate: f64,
+    secs: f64,
+    conns: usize,
+    headers: Vec<(String, String)>,
+    start: tokio::time::Instant,
+) -> Paced {
     let total = (rate * secs) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = tokio::time::Instant::now() + Duration::from_millis(200);
     let mut tasks = Vec::new();
     for c in 0..conns {
         let uri = uri.clone();
         let headers = headers.clone();
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&uri).await;
-            let mut lat = Vec::with_capacity(total / conns + 1);
-            let (mut errors, mut late) = (0usize, 0usize);
+            let mut p = Paced {
+                lat: Vec::with_capacity(total / conns + 1),
+                errors: 0,
+                late: 0,
+            };
             let mut i = c;
             while i < total {
                 let due = start + interval * i as u32;
                 tokio::time::sleep_until(due).await;
                 let t0 = Instant::now();
-                if t0.duration_since(due.into_std()) > Duration::from_millis(1) {
-                    late += 1;
+                if t0.duration_since(due.into_std()) > Duration::from_millis(2) {
+                    p.late += 1;
                 }
                 if send(&mut sender, &uri, &headers).await {
-                    lat.push(t0.elapsed());
+                    p.lat.push(t0.elapsed());
                 } else {
-                    errors += 1;
+                    p.errors += 1;
                     sender = connect(&uri).await;
                 }
                 i += conns;
             }
-            (lat, errors, late)
+            p
         }));
     }
-    let mut all = Vec::with_capacity(total);
-    let (mut errors, mut late) = (0, 0);
+    let mut all = Paced {
+        lat: Vec::with_capacity(total),
+        errors: 0,
+        late: 0,
+    };
     for t in tasks {
-        let (l, e, la) = t.await.expect("task");
-        all.extend(l);
-        errors += e;
-        late += la;
+        let p = t.await.expect("task");
+        all.lat.extend(p.lat);
+        all.errors += p.errors;
+        all.late += p.late;
     }
-    let wall = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    println!(
-        "requests={} errors={} late={} rate={:.1} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3}",
-        all.len(),
-        errors,
-        late,
-        all.len() as f64 / wall,
-        percentile(&all, 0.50),
-        percentile(&all, 0.90),
-        percentile(&all, 0.99),
-        percentile(&all, 0.999),
-        all.last().map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
-    );
+    all
+}
+
+async fn paced(
+    uris: Vec<Uri>,
+    rate: f64,
+    secs: f64,
+    conns: usize,
+    headers: Vec<(String, String)>,
+) {
+    let start = tokio::time::Instant::now() + Duration::from_millis(300);
+    // Staggered by a fraction of the interval, so requests to different targets do not meet.
+    let step = Duration::from_secs_f64(1.0 / rate / uris.len() as f64);
+    let runs: Vec<_> = uris
+        .iter()
+        .enumerate()
+        .map(|(k, u)| {
+            let at = start + step * k as u32;
+            tokio::spawn(paced_one(u.clone(), rate, secs, conns, headers.clone(), at))
+        })
+        .collect();
+    for (uri, run) in uris.iter().zip(runs) {
+        let mut p = run.await.expect("run");
+        let wall = start.elapsed().as_secs_f64();
+        p.lat.sort_unstable();
+        println!(
+            "url={uri} requests={} errors={} late={} rate={:.1} p50_ms={:.3} p90_ms={:.3} p99_ms={:.3} p999_ms={:.3} max_ms={:.3}",
+            p.lat.len(),
+            p.errors,
+            p.late,
+            p.lat.len() as f64 / wall,
+            percentile(&p.lat, 0.50),
+            percentile(&p.lat, 0.90),
+            percentile(&p.lat, 0.99),
+            percentile(&p.lat, 0.999),
+            p.lat.last().map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
+        );
+    }
 }
 
 async fn sessions(uri: Uri, count: usize, conns: usize) {
@@ -152,7 +197,9 @@ async fn sessions(uri: Uri, count: usize, conns: usize) {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: loadgen paced URL RATE SECONDS [CONNECTIONS] [NAME:VALUE...]\n       loadgen sessions URL COUNT [CONNECTIONS]");
+    eprintln!(
+        "usage: loadgen paced RATE SECONDS CONNECTIONS URL... [-H NAME:VALUE]...\n       loadgen sessions URL COUNT [CONNECTIONS]"
+    );
     std::process::exit(64);
 }
 
@@ -161,7 +208,6 @@ fn main() {
     if args.len() < 3 {
         usage();
     }
-    let uri: Uri = args[1].parse().unwrap_or_else(|_| usage());
     // One thread: the generator shares two cores with the proxies it measures.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -169,18 +215,31 @@ fn main() {
         .expect("runtime");
     match args[0].as_str() {
         "paced" => {
-            let rate: f64 = args[2].parse().unwrap_or_else(|_| usage());
-            let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10.0);
-            let conns: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(8);
-            let headers = args
-                .iter()
-                .skip(5)
-                .filter_map(|h| h.split_once(':'))
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .collect();
-            rt.block_on(paced(uri, rate, secs, conns.max(1), headers));
+            let num = |i: usize| -> f64 {
+                args.get(i)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_else(|| usage())
+            };
+            let (rate, secs, conns) = (num(1), num(2), num(3) as usize);
+            let mut uris = Vec::new();
+            let mut headers = Vec::new();
+            let mut rest = args[4..].iter();
+            while let Some(a) = rest.next() {
+                if a == "-H" {
+                    let h = rest.next().unwrap_or_else(|| usage());
+                    let (k, v) = h.split_once(':').unwrap_or_else(|| usage());
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                } else {
+                    uris.push(a.parse::<Uri>().unwrap_or_else(|_| usage()));
+                }
+            }
+            if uris.is_empty() {
+                usage();
+            }
+            rt.block_on(paced(uris, rate, secs, conns.max(1), headers));
         }
         "sessions" => {
+            let uri: Uri = args[1].parse().unwrap_or_else(|_| usage());
             let count: usize = args[2].parse().unwrap_or_else(|_| usage());
             let conns: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
             rt.block_on(sessions(uri, count, conns.max(1)));
