@@ -125,13 +125,7 @@ async fn paced_one(
     all
 }
 
-async fn paced(
-    uris: Vec<Uri>,
-    rate: f64,
-    secs: f64,
-    conns: usize,
-    headers: Vec<(String, String)>,
-) {
+async fn paced(uris: Vec<Uri>, rate: f64, secs: f64, conns: usize, headers: Vec<(String, String)>) {
     let start = tokio::time::Instant::now() + Duration::from_millis(300);
     // Staggered by a fraction of the interval, so requests to different targets do not meet.
     let step = Duration::from_secs_f64(1.0 / rate / uris.len() as f64);

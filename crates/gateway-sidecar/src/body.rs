@@ -13,21 +13,20 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::conn::ConnState;
-use crate::metrics::{Metrics, RouteStats};
-use crate::proxy::{Pool, UpstreamSender};
+use crate::proxy::{RouteRef, Router, UpstreamSender, Worker};
 
 /// One request's record: written to the metrics when dropped, i.e. when the response body has
 /// ended, or when the client went away first (status 499, nginx's "client closed request").
 pub struct Done {
-    metrics: Arc<Metrics>,
-    route: Option<Arc<RouteStats>>,
+    /// The worker's own state: its reference count never leaves its core.
+    worker: Arc<Worker>,
+    route: Option<(Arc<Router>, RouteRef)>,
     method: usize,
     pub status: u16,
     start: Instant,
     conn: Arc<ConnState>,
-    shard: usize,
-    /// The upstream connection, back to its pool once the response has been read whole.
-    upstream: Option<(UpstreamSender, Arc<Pool>)>,
+    /// The upstream connection, back to the worker's pool once the response has been read whole.
+    upstream: Option<UpstreamSender>,
     clean: bool,
 }
 
@@ -35,48 +34,49 @@ pub struct Done {
 pub const CLIENT_CLOSED: u16 = 499;
 
 impl Done {
-    pub fn new(metrics: Arc<Metrics>, conn: Arc<ConnState>, start: Instant, shard: usize) -> Self {
-        metrics.request_started(shard);
+    pub fn new(worker: Arc<Worker>, conn: Arc<ConnState>, start: Instant) -> Self {
+        worker.proxy.metrics.request_started(worker.index);
         Self {
-            metrics,
+            worker,
             route: None,
             method: 0,
             status: CLIENT_CLOSED,
             start,
             conn,
-            shard,
             upstream: None,
             clean: false,
         }
     }
 
-    /// Hands the upstream connection back to `pool` when the response ends cleanly.
-    pub fn release_to(&mut self, sender: UpstreamSender, pool: Arc<Pool>) {
-        self.upstream = Some((sender, pool));
+    /// Hands the upstream connection back to the worker's pool when the response ends cleanly.
+    pub fn release_to(&mut self, sender: UpstreamSender) {
+        self.upstream = Some(sender);
     }
 
     /// Records the request under this route and method when it ends.
-    pub fn count_as(&mut self, route: Arc<RouteStats>, method: usize) {
-        self.route = Some(route);
+    pub fn count_as(&mut self, router: Arc<Router>, route: RouteRef, method: usize) {
+        self.route = Some((router, route));
         self.method = method;
     }
 }
 
 impl Drop for Done {
     fn drop(&mut self) {
-        if let Some(r) = &self.route {
-            self.metrics.observe(
-                r,
+        let w = &*self.worker;
+        let metrics = &w.proxy.metrics;
+        if let Some((router, r)) = &self.route {
+            metrics.observe(
+                router.stats(r, metrics),
                 self.method,
                 self.status,
                 self.start.elapsed(),
-                self.shard,
+                w.index,
             );
         }
-        self.metrics.request_ended(self.shard);
-        if let Some((sender, pool)) = self.upstream.take() {
+        metrics.request_ended(w.index);
+        if let Some(sender) = self.upstream.take() {
             if self.clean {
-                pool.put(sender);
+                w.pool().put(sender);
             }
         }
         self.conn.set_idle();

@@ -237,6 +237,10 @@ impl Metrics {
         self.unmatched.clone()
     }
 
+    pub fn unmatched_ref(&self) -> &RouteStats {
+        &self.unmatched
+    }
+
     /// The stats of a route named by a rule (uncapped: rules are finite).
     pub fn rule_route(&self, name: &str) -> Arc<RouteStats> {
         if let Some(r) = self.read_routes().by_name.get(name) {

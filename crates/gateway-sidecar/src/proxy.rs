@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 use crate::body::{BodyTimeout, Done, ProxyBody, TimedBody};
 use crate::conn::{ConnState, Drain};
 use crate::metrics::{Metrics, Rejection, RouteStats, UpstreamError};
+pub use crate::routes::UNMATCHED;
 use crate::routes::{self, AuthType, Config, Unmatched, UserOp};
 use crate::sessions::{self, CookieChange, Credential, Keyer, SessionTable};
 
@@ -108,10 +109,20 @@ impl Upstream {
     }
 }
 
-/// The rules bound to their metric series; swapped whole on reload.
+/// The rules bound to their metric series. Each worker builds its own from the shared rules
+/// (on start and after a reload), so the per-request reference counting stays on its core.
 pub struct Router {
     pub config: Config,
     routes: Vec<Arc<RouteStats>>,
+}
+
+/// The series a request is recorded under.
+pub enum RouteRef {
+    /// The route of rule i of the request's [`Router`].
+    Rule(usize),
+    Unmatched,
+    /// A normalised route.
+    Dynamic(Arc<RouteStats>),
 }
 
 impl Router {
@@ -129,18 +140,34 @@ impl Router {
         method: usize,
         path: &str,
         metrics: &Metrics,
-    ) -> (Arc<RouteStats>, Option<AuthType>, Option<UserOp>) {
+    ) -> (RouteRef, Option<AuthType>, Option<UserOp>) {
         if let Some((i, r)) = self.config.find(method, path) {
-            return (self.routes[i].clone(), r.auth, r.user_op);
+            return (RouteRef::Rule(i), r.auth, r.user_op);
         }
         let stats = match self.config.unmatched {
-            Unmatched::Label => metrics.unmatched(),
+            Unmatched::Label => RouteRef::Unmatched,
             Unmatched::Normalize { max_routes } => match routes::normalize(path) {
-                Some(p) => metrics.dynamic_route(&p, max_routes),
-                None => metrics.unmatched(),
+                Some(p) => {
+                    let r = metrics.dynamic_route(&p, max_routes);
+                    if r.name() == crate::routes::UNMATCHED {
+                        RouteRef::Unmatched
+                    } else {
+                        RouteRef::Dynamic(r)
+                    }
+                }
+                None => RouteRef::Unmatched,
             },
         };
         (stats, None, None)
+    }
+
+    /// The stats of a route reference made by this router.
+    pub fn stats<'a>(&'a self, r: &'a RouteRef, metrics: &'a Metrics) -> &'a RouteStats {
+        match r {
+            RouteRef::Rule(i) => &self.routes[*i],
+            RouteRef::Unmatched => metrics.unmatched_ref(),
+            RouteRef::Dynamic(s) => s,
+        }
     }
 }
 
@@ -198,8 +225,37 @@ impl Pool {
 pub struct Worker {
     pub proxy: Arc<Proxy>,
     pool: Arc<Pool>,
-    index: usize,
+    pub index: usize,
     rules: Mutex<(u64, Arc<Router>)>,
+    creds: Mutex<CredCache>,
+}
+
+/// A worker's small cache of the credentials it has seen lately, so a client sending the same
+/// token again costs neither an HMAC nor a JWT decode, and the shared session table is touched
+/// at most once a second per session and worker. Slots are found by a keyed SipHash of the raw
+/// value (`RandomState`: random per process), never by the value itself.
+struct CredCache {
+    hasher: std::collections::hash_map::RandomState,
+    slots: Vec<CredSlot>,
+}
+
+#[derive(Clone, Copy)]
+struct CredSlot {
+    hash: u64,
+    cred: Credential,
+    /// Session-table tick of this worker's last touch; 0 for none.
+    touched: u32,
+}
+
+const CRED_SLOTS: usize = 512;
+
+/// A request's credential and where the worker's cache keeps it.
+#[derive(Clone, Copy)]
+pub struct SeenCredential {
+    pub cred: Credential,
+    slot: usize,
+    hash: u64,
+    touched: u32,
 }
 
 impl Worker {
@@ -209,13 +265,63 @@ impl Worker {
             max_idle: proxy.opts.pool_max_idle,
             idle_timeout: proxy.opts.pool_idle_timeout,
         });
-        let rules = Mutex::new((proxy.router_gen.load(Ordering::Acquire), proxy.router()));
+        let gen = proxy.router_gen.load(Ordering::Acquire);
+        let rules = Mutex::new((gen, Arc::new(proxy.router_copy())));
         Self {
             proxy,
             pool,
             index,
             rules,
+            creds: Mutex::new(CredCache {
+                hasher: Default::default(),
+                slots: Vec::new(),
+            }),
         }
+    }
+
+    /// The session credential of a request, from the cache when this worker saw it lately.
+    fn credential(&self, headers: &HeaderMap, cookies: &[String]) -> Option<SeenCredential> {
+        use std::hash::BuildHasher;
+        let (cookie, value) = sessions::raw_credential(headers, cookies)?;
+        let cache = self.creds.lock().unwrap_or_else(|e| e.into_inner());
+        let hash = cache.hasher.hash_one((cookie, value));
+        let slot = (hash as usize) % CRED_SLOTS;
+        if let Some(s) = cache.slots.get(slot) {
+            if s.hash == hash && s.cred.cookie == cookie {
+                return Some(SeenCredential {
+                    cred: s.cred,
+                    slot,
+                    hash,
+                    touched: s.touched,
+                });
+            }
+        }
+        drop(cache);
+        let cred = self.proxy.keyer.credential(value, cookie);
+        Some(SeenCredential {
+            cred,
+            slot,
+            hash,
+            touched: 0,
+        })
+    }
+
+    /// Remembers that this worker has just touched (or not) the session of `c`.
+    fn remember(&self, c: &SeenCredential, touched: u32) {
+        let mut cache = self.creds.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.slots.is_empty() {
+            let empty = CredSlot {
+                hash: 0,
+                cred: c.cred,
+                touched: 0,
+            };
+            cache.slots = vec![empty; CRED_SLOTS];
+        }
+        cache.slots[c.slot] = CredSlot {
+            hash: c.hash,
+            cred: c.cred,
+            touched,
+        };
     }
 
     pub fn pool(&self) -> &Arc<Pool> {
@@ -378,6 +484,15 @@ impl Proxy {
             .clone()
     }
 
+    /// A worker's own copy of the current rules (same series, separate reference counts).
+    fn router_copy(&self) -> Router {
+        let shared = self.router();
+        Router {
+            config: shared.config.clone(),
+            routes: shared.routes.clone(),
+        }
+    }
+
     /// Puts new rules in place (SIGHUP). Buckets are fixed for the life of the process: a
     /// histogram whose buckets change under Prometheus' feet would mislead every quantile.
     pub fn reload(&self, config: Config) {
@@ -395,16 +510,16 @@ impl Proxy {
 
     /// Handles one client request.
     async fn handle(
-        self: Arc<Self>,
+        &self,
         req: Request<Incoming>,
         conn: Arc<ConnState>,
-        worker: &Worker,
+        worker: &Arc<Worker>,
         router: Arc<Router>,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let mut req = req;
         let start = Instant::now();
         conn.set_busy();
-        let mut done = Done::new(self.metrics.clone(), conn.clone(), start, worker.index);
+        let mut done = Done::new(worker.clone(), conn.clone(), start);
 
         if let Some(p) = &self.opts.metrics_path {
             if req.uri().path() == p && matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -416,7 +531,7 @@ impl Proxy {
 
         let method = routes::method_index(req.method());
         let (route, auth, user_op) = router.route(method, req.uri().path(), &self.metrics);
-        done.count_as(route, method);
+        done.count_as(router.clone(), route, method);
 
         if req.method() == Method::CONNECT {
             // A reverse proxy in front of one service has no business opening tunnels.
@@ -427,9 +542,7 @@ impl Proxy {
             ));
         }
 
-        let cred = self
-            .keyer
-            .from_request(req.headers(), &router.config.sessions.cookies);
+        let cred = worker.credential(req.headers(), &router.config.sessions.cookies);
         let upgrade = upgrade_of(req.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
 
@@ -490,7 +603,7 @@ impl Proxy {
         if let (Some(op), true) = (user_op, ok) {
             self.metrics.user_op(op);
         }
-        self.track_sessions(&router, auth, cred, status, resp.headers());
+        self.track_sessions(worker, &router, auth, cred, status, resp.headers());
 
         let upstream_upgrade = (status == 101).then(|| hyper::upgrade::on(&mut resp));
         let (mut parts, body) = resp.into_parts();
@@ -507,7 +620,7 @@ impl Proxy {
             conn.set_tunnel();
             self.spawn_tunnel(cu, uu);
         } else {
-            done.release_to(sender, worker.pool.clone());
+            done.release_to(sender);
         }
         Ok(Response::from_parts(parts, ProxyBody::upstream(body, done)))
     }
@@ -516,12 +629,14 @@ impl Proxy {
     /// every other request that carried a credential the app accepted.
     fn track_sessions(
         &self,
+        worker: &Worker,
         router: &Router,
         auth: Option<AuthType>,
-        cred: Option<Credential>,
+        seen: Option<SeenCredential>,
         status: u16,
         headers: &HeaderMap,
     ) {
+        let cred = seen.map(|s| s.cred);
         let ok = (200..400).contains(&status);
         let cookies = &router.config.sessions.cookies;
         let mut changed = false;
@@ -553,19 +668,30 @@ impl Proxy {
                 }
             }
         }
-        let Some(c) = cred else { return };
+        let Some(seen) = seen else { return };
+        let c = seen.cred;
         match auth {
             Some(AuthType::Logout) => {
                 if ok {
                     self.sessions.end(c.key);
+                    worker.remember(&seen, 0);
                 }
             }
             // A login's session is the one it hands out (its Set-Cookie, or the token the
             // next request carries), not whatever the client sent with it.
             Some(t) if t.starts_session() => {}
             _ => {
-                if !changed && status != 401 && status != 403 {
-                    self.sessions.touch(&c);
+                if changed {
+                    worker.remember(&seen, 0);
+                } else if status != 401 && status != 403 {
+                    // Idle timeouts count in minutes: one touch a second per worker is plenty.
+                    let now = self.sessions.tick();
+                    if seen.touched == 0 || now.saturating_sub(seen.touched) >= 10 {
+                        self.sessions.touch(&c);
+                        worker.remember(&seen, now);
+                    } else {
+                        worker.remember(&seen, seen.touched);
+                    }
                 }
             }
         }
