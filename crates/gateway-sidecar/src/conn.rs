@@ -340,6 +340,9 @@ pub async fn work(
             }
         });
     }
+    // The worker's own shutdown flag for its connections: they poll it on every wake-up, and
+    // one channel shared by all workers would bounce between their cores.
+    let (local_tx, local_rx) = watch::channel(false);
     loop {
         let a = tokio::select! {
             a = conns.recv() => match a { Some(a) => a, None => break },
@@ -353,7 +356,7 @@ pub async fn work(
             }
         };
         let worker = worker.clone();
-        let shutdown = shutdown.clone();
+        let shutdown = local_rx.clone();
         let (permit, guard, peer) = (a.permit, a.guard, a.peer);
         tokio::spawn(async move {
             serve_conn(stream, peer, worker, shutdown).await;
@@ -362,6 +365,7 @@ pub async fn work(
         });
     }
     drop(conns);
+    let _ = local_tx.send(true);
     let drain = proxy.drain.clone();
     if tokio::time::timeout(proxy.opts.shutdown_grace, drain.wait_zero())
         .await
@@ -409,6 +413,7 @@ async fn serve_conn(
         .with_upgrades();
     tokio::pin!(conn);
     let res = tokio::select! {
+        biased;
         r = conn.as_mut() => r,
         _ = until_shutdown(&mut shutdown) => {
             // Finish the request in flight, then close; idle connections close now.
