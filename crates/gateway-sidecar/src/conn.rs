@@ -11,7 +11,7 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -35,17 +35,27 @@ const TUNNEL: u8 = 4;
 /// Where a connection is in its life, shared by the socket wrapper and the request handler.
 pub struct ConnState {
     state: AtomicU8,
-    /// Bumped each time the connection becomes idle, so the wrapper re-arms its timer.
-    gen: AtomicU32,
+    /// When the current state began, in nanoseconds from [`clock_base`].
+    since: AtomicU64,
     /// The client's address, ready for `X-Forwarded-For`.
     pub peer_ip: hyper::header::HeaderValue,
+}
+
+/// The origin of the `since` timestamps.
+fn clock_base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn stamp(t: Instant) -> u64 {
+    t.saturating_duration_since(clock_base()).as_nanos() as u64
 }
 
 impl ConnState {
     fn new(peer: SocketAddr) -> Self {
         Self {
             state: AtomicU8::new(FRESH),
-            gen: AtomicU32::new(0),
+            since: AtomicU64::new(stamp(Instant::now())),
             peer_ip: crate::proxy::peer_value(peer.ip()),
         }
     }
@@ -62,7 +72,7 @@ impl ConnState {
             .compare_exchange(BUSY, IDLE, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            self.gen.fetch_add(1, Ordering::AcqRel);
+            self.since.store(stamp(Instant::now()), Ordering::Release);
         }
     }
 
@@ -76,11 +86,16 @@ const RESPONSE_408: &[u8] =
     b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
 /// The client socket, with the header and idle timeouts.
+///
+/// The timer is lazy: each state change only stores a timestamp, and the one `Sleep` of the
+/// connection is moved only when a deadline comes earlier than the one it is set for, or when it
+/// fires and the deadline has moved on. Resetting a timer per request costs more than the rest
+/// of the bookkeeping.
 pub struct GuardedIo {
     io: TcpStream,
     st: Arc<ConnState>,
     sleep: Pin<Box<Sleep>>,
-    armed: (u8, u32),
+    armed: Instant,
     header_timeout: Duration,
     idle_timeout: Duration,
     closed: bool,
@@ -90,16 +105,53 @@ pub struct GuardedIo {
 impl GuardedIo {
     fn new(io: TcpStream, st: Arc<ConnState>, proxy: Arc<Proxy>) -> Self {
         let header_timeout = proxy.opts.header_timeout;
+        // The first request's head must arrive within the header timeout of the accept.
+        let armed = Instant::now() + header_timeout;
         Self {
             io,
             st,
-            // The first request's head must arrive within the header timeout of the accept.
-            sleep: Box::pin(tokio::time::sleep(header_timeout)),
-            armed: (FRESH, 0),
+            sleep: Box::pin(tokio::time::sleep_until(armed)),
+            armed,
             header_timeout,
             idle_timeout: proxy.opts.idle_timeout,
             closed: false,
             proxy,
+        }
+    }
+
+    /// The deadline of the current state, if it has one.
+    fn deadline(&self) -> Option<(u8, Instant)> {
+        let s = self.st.state.load(Ordering::Acquire);
+        let timeout = match s {
+            IDLE => self.idle_timeout,
+            FRESH | HEAD => self.header_timeout,
+            _ => return None,
+        };
+        let since = clock_base() + Duration::from_nanos(self.st.since.load(Ordering::Acquire));
+        Some((s, since + timeout))
+    }
+
+    /// Ready(state) once the current state's deadline has passed.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<u8> {
+        loop {
+            let Some((s, deadline)) = self.deadline() else {
+                return Poll::Pending;
+            };
+            if deadline < self.armed {
+                self.sleep.as_mut().reset(deadline);
+                self.armed = deadline;
+            }
+            match self.sleep.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    if Instant::now() >= deadline {
+                        return Poll::Ready(s);
+                    }
+                    // Fired for an older, earlier deadline: move on to the current one.
+                    self.sleep.as_mut().reset(deadline);
+                    self.armed = deadline;
+                }
+            }
         }
     }
 }
@@ -120,23 +172,15 @@ impl AsyncRead for GuardedIo {
                 if buf.filled().len() > before {
                     match this.st.state.load(Ordering::Acquire) {
                         IDLE => {
-                            let _ = this.st.state.compare_exchange(
-                                IDLE,
-                                HEAD,
-                                Ordering::AcqRel,
-                                Ordering::Acquire,
-                            );
-                            this.arm(HEAD);
+                            // The next request's head starts: its clock starts now.
+                            this.st
+                                .since
+                                .store(stamp(Instant::now()), Ordering::Release);
+                            this.st.state.store(HEAD, Ordering::Release);
                         }
                         FRESH => {
                             // Keep the deadline counted from the accept.
-                            let _ = this.st.state.compare_exchange(
-                                FRESH,
-                                HEAD,
-                                Ordering::AcqRel,
-                                Ordering::Acquire,
-                            );
-                            this.armed = (HEAD, this.st.gen.load(Ordering::Acquire));
+                            this.st.state.store(HEAD, Ordering::Release);
                         }
                         _ => {}
                     }
@@ -144,16 +188,9 @@ impl AsyncRead for GuardedIo {
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                let s = this.st.state.load(Ordering::Acquire);
-                if s == BUSY || s == TUNNEL {
-                    return Poll::Pending;
-                }
-                let g = this.st.gen.load(Ordering::Acquire);
-                if this.armed != (s, g) {
-                    this.arm(s);
-                }
-                if this.sleep.as_mut().poll(cx).is_ready() {
+            Poll::Pending => match this.poll_deadline(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(s) => {
                     if s == HEAD {
                         // Best effort: the socket buffer has room for a few bytes.
                         let _ = this.io.try_write(RESPONSE_408);
@@ -161,23 +198,10 @@ impl AsyncRead for GuardedIo {
                     }
                     this.closed = true;
                     // End of input: hyper closes the connection.
-                    return Poll::Ready(Ok(()));
+                    Poll::Ready(Ok(()))
                 }
-                Poll::Pending
-            }
+            },
         }
-    }
-}
-
-impl GuardedIo {
-    fn arm(&mut self, s: u8) {
-        let d = if s == IDLE {
-            self.idle_timeout
-        } else {
-            self.header_timeout
-        };
-        self.sleep.as_mut().reset(Instant::now() + d);
-        self.armed = (s, self.st.gen.load(Ordering::Acquire));
     }
 }
 

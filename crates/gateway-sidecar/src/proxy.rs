@@ -22,8 +22,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_TYPE, HOST,
-    SET_COOKIE, TE, TRANSFER_ENCODING, UPGRADE,
+    Entry, HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_TYPE,
+    HOST, SET_COOKIE, TE, TRANSFER_ENCODING, UPGRADE,
 };
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 use hyper::upgrade::OnUpgrade;
@@ -871,26 +871,46 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Drops the hop-by-hop fields: those `Connection` names and the fixed list.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    if let Some(c) = h.get(CONNECTION) {
-        // Named fields (other than the fixed ones) are rare: only collect when present.
+    // One pass over the (few) names finds which are present: most requests carry none, most
+    // responses only `Connection`, and a lookup per name costs a hash each.
+    let fixed: [&HeaderName; 6] = [
+        &CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &TE,
+        &TRANSFER_ENCODING,
+        &UPGRADE,
+    ];
+    let mut present = [false; 6];
+    let mut any = false;
+    for name in h.keys() {
+        if let Some(i) = fixed.iter().position(|f| *f == name) {
+            present[i] = true;
+            any = true;
+        }
+    }
+    if !any {
+        return;
+    }
+    if present[0] {
         let named: Vec<HeaderName> = h
             .get_all(CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
             .collect();
-        let _ = c;
         for n in named {
             h.remove(n);
         }
     }
-    h.remove(CONNECTION);
-    h.remove(&KEEP_ALIVE);
-    h.remove(&PROXY_CONNECTION);
-    h.remove(TE);
-    h.remove(TRANSFER_ENCODING);
-    h.remove(UPGRADE);
+    for (i, name) in fixed.iter().enumerate() {
+        if present[i] {
+            h.remove(*name);
+        }
+    }
 }
 
 /// The client address as an `X-Forwarded-For` value (made once per connection).
@@ -921,12 +941,12 @@ pub fn add_forwarded(h: &mut HeaderMap, ip: &HeaderValue, host: Option<HeaderVal
     if let Some(v) = xff {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
-    if !h.contains_key(&X_FORWARDED_PROTO) {
-        h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    if let Entry::Vacant(e) = h.entry(&X_FORWARDED_PROTO) {
+        e.insert(HeaderValue::from_static("http"));
     }
     if let Some(host) = host {
-        if !h.contains_key(&X_FORWARDED_HOST) {
-            h.insert(X_FORWARDED_HOST.clone(), host);
+        if let Entry::Vacant(e) = h.entry(&X_FORWARDED_HOST) {
+            e.insert(host);
         }
     }
 }
