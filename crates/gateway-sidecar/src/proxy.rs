@@ -7,7 +7,8 @@
 //! dropped on both legs; `X-Forwarded-For` gets the client's address appended,
 //! `X-Forwarded-Proto` and `X-Forwarded-Host` are set when absent (a load balancer in front
 //! knows better). `Host` is kept. Upgrades (WebSocket) are forwarded and then spliced with
-//! `copy_bidirectional`. Upstream connections are pooled (hyper-util's legacy client).
+//! `copy_bidirectional`. Upstream connections are kept alive and pooled per worker thread
+//! ([`Worker`]).
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -36,7 +37,6 @@ use tokio::net::TcpStream;
 use crate::body::{BodyTimeout, Done, ProxyBody, TimedBody};
 use crate::conn::{ConnState, Drain};
 use crate::metrics::{Metrics, Rejection, RouteStats, UpstreamError};
-pub use crate::routes::UNMATCHED;
 use crate::routes::{self, AuthType, Config, Unmatched, UserOp};
 use crate::sessions::{self, CookieChange, Credential, Keyer, SessionTable};
 
