@@ -118,6 +118,8 @@ impl Family {
 pub struct Exposition {
     families: Vec<Family>,
     index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
+    /// Text-format lines from another source, written verbatim after the families.
+    tail: String,
 }
 
 /// FNV-1a: family names are short, trusted strings looked up once per sample, where SipHash's
@@ -185,10 +187,24 @@ impl Exposition {
             .sample(labels, value);
     }
 
+    /// Appends text that is already in the exposition format (e.g. an application's own
+    /// `/metrics`, merged after ours the way Istio merges app and proxy metrics). It is written
+    /// verbatim after the families; the caller keeps its family names apart from ours.
+    pub fn append_text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.tail.push_str(text);
+        if !text.ends_with('\n') {
+            self.tail.push('\n');
+        }
+    }
+
     /// Moves every family of `other` into this set, joining families of the same name. As
     /// client_golang's gatherer does, a family whose TYPE or HELP contradicts the one already here
     /// is dropped (and logged) rather than exposed inconsistently.
     pub fn merge(&mut self, other: Exposition) {
+        self.tail.push_str(&other.tail);
         for fam in other.families {
             match self.index.get(&fam.name) {
                 Some(&i) => {
@@ -252,6 +268,7 @@ impl Exposition {
                 out.extend_from_slice(line.as_bytes());
             }
         }
+        out.extend_from_slice(self.tail.as_bytes());
     }
 
     /// Renders into a new buffer.
@@ -429,6 +446,18 @@ mod tests {
         assert_eq!(
             text,
             "# HELP x X.\n# TYPE x gauge\nx{c=\"a\"} 1\n# HELP y Y.\n# TYPE y gauge\ny{c=\"a\"} 3\ny{d=\"a\"} 5\n"
+        );
+    }
+
+    #[test]
+    fn appended_text_comes_after_the_families() {
+        let mut e = Exposition::new();
+        e.append_text("# TYPE app_up gauge\napp_up 1");
+        e.gauge("x", "X.", &[], 1.0);
+        let text = String::from_utf8(e.to_bytes()).unwrap();
+        assert_eq!(
+            text,
+            "# HELP x X.\n# TYPE x gauge\nx 1\n# TYPE app_up gauge\napp_up 1\n"
         );
     }
 

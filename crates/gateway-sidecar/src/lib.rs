@@ -1,0 +1,286 @@
+//! `gateway-sidecar`: a reverse proxy that sits in front of one service (same pod or compose
+//! network) and derives from the traffic it passes the metrics the platform's monitoring design
+//! asks of every service, with no change to the app:
+//!
+//! - `http_requests_total{method,route,status_code}` and
+//!   `http_request_duration_seconds{method,route}` (prom-client's buckets by default);
+//! - `auth_requests_total{type,status}` for login, logout, refresh and OIDC callback;
+//! - `auth_active_sessions`, counted from cookies and tokens without keeping them
+//!   (see [`sessions`]);
+//! - `user_operations_total{operation}` for create, update, delete and authenticate.
+//!
+//! [`routes`] reads the rules file that names routes, [`proxy`] forwards requests, [`conn`]
+//! guards client connections, [`metrics`] holds the counters. The metrics are served by
+//! exporter-core on `--web.listen-address` (so `--web.config.file` TLS and basic auth apply),
+//! and optionally on the proxy port too.
+
+pub mod body;
+pub mod cli;
+pub mod conn;
+pub mod metrics;
+pub mod proxy;
+pub mod routes;
+pub mod sessions;
+
+use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use exporter_core::cli::UsageError;
+use exporter_core::server::{self, App, Landing, ScrapeFuture, ScrapeRequest, Settings};
+use exporter_core::BuildInfo;
+use tokio::sync::watch;
+
+pub use cli::Cli;
+use proxy::{Options, Proxy, Upstream};
+use routes::Config;
+
+/// Why `run` stopped: a usage problem (exit 64) or a failure while running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Fatal(#[from] anyhow::Error),
+}
+
+/// Where the rules come from, for reloads.
+#[derive(Clone)]
+struct RulesSource {
+    file: Option<PathBuf>,
+    prefix: Option<String>,
+}
+
+impl RulesSource {
+    fn load(&self) -> Result<Config, UsageError> {
+        match &self.file {
+            Some(p) => Config::load(p, self.prefix.as_deref()),
+            None => Config::builtin(self.prefix.as_deref()),
+        }
+    }
+}
+
+/// Checks everything, binds both ports, and proxies until SIGTERM or SIGINT.
+pub fn run(cli: Cli) -> Result<(), RunError> {
+    cli.validate()?;
+    let source = RulesSource {
+        file: cli.rules_file.clone(),
+        prefix: cli.prefix.clone(),
+    };
+    let config = source.load()?;
+    let upstream = Upstream::parse(&cli.upstream).map_err(UsageError::new)?;
+    let settings = Settings::from_args(&cli.web, landing())?;
+    let opts = Options {
+        upstream_timeout: cli.upstream_timeout,
+        connect_timeout: cli.connect_timeout,
+        pool_idle_timeout: cli.pool_idle_timeout,
+        pool_max_idle: cli.pool_max_idle,
+        body_timeout: cli.body_timeout,
+        header_timeout: cli.header_timeout,
+        idle_timeout: cli.idle_timeout,
+        max_headers: cli.max_headers,
+        max_header_bytes: cli.max_header_bytes,
+        max_connections: cli.max_connections,
+        shutdown_grace: cli.shutdown_grace,
+        metrics_path: cli.proxy_metrics_path.clone(),
+        app_metrics_path: cli.app_metrics_path.clone(),
+        app_metrics_timeout: cli.app_metrics_timeout,
+        exporter_metrics: settings.exporter_metrics,
+    };
+
+    let web_listeners = settings.bind()?;
+    let proxy_listener = bind_address(&cli.proxy_listen)?;
+
+    let workers = match cli.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // The control runtime: metrics listener, signals, session sweeps.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        rules = source
+            .file
+            .as_ref()
+            .map_or("built-in".to_string(), |p| p.display().to_string()),
+        workers,
+        "Starting gateway-sidecar"
+    );
+    let proxy = Arc::new(Proxy::new(upstream, config, opts, workers)?);
+    tracing::info!(address = %proxy_listener.local_addr().map_err(anyhow::Error::from)?, upstream = %proxy.upstream_display(), "Proxying on");
+    let (tx, rx) = watch::channel(false);
+    let tx = Arc::new(tx);
+
+    // The workers: one single-threaded runtime each, fed connections by the accept loop.
+    let mut threads = Vec::with_capacity(workers);
+    let mut feeds = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let proxy = proxy.clone();
+        let rx = rx.clone();
+        let tx = tx.clone();
+        let (feed, conns) = tokio::sync::mpsc::unbounded_channel();
+        feeds.push(feed);
+        let t = std::thread::Builder::new()
+            .name(format!("proxy-{i}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let r = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|rt| {
+                        let r = rt.block_on(conn::work(proxy, i, conns, rx));
+                        // In-flight work has had its grace period; open tunnels are cut here.
+                        rt.shutdown_timeout(Duration::from_millis(100));
+                        r
+                    });
+                if r.is_err() {
+                    // A worker that cannot serve takes the process down with it.
+                    let _ = tx.send(true);
+                }
+                r
+            })
+            .context("starting a worker thread")?;
+        threads.push(t);
+    }
+
+    let result = rt.block_on(async {
+        let sig_tx = tx.clone();
+        tokio::spawn(async move {
+            server::shutdown_signal().await;
+            tracing::info!("shutting down: not accepting, letting in-flight requests finish");
+            let _ = sig_tx.send(true);
+        });
+        tokio::spawn(reload_on_sighup(proxy.clone(), source));
+        tokio::spawn(sweep_sessions(proxy.clone()));
+        let app: Arc<dyn App> = Arc::new(SidecarApp(proxy.clone()));
+        let mut web_rx = rx.clone();
+        let web = server::serve(web_listeners, settings, app, async move {
+            conn::until_shutdown(&mut web_rx).await;
+        });
+        let acceptor = conn::accept(proxy_listener, proxy.clone(), feeds, rx.clone());
+        let (w, a) = tokio::join!(web, acceptor);
+        if a.is_err() {
+            let _ = tx.send(true);
+        }
+        w.and(a)
+    });
+    let mut result = result.map_err(RunError::Fatal);
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(RunError::Fatal(e)),
+            Err(_) => result = Err(RunError::Fatal(anyhow::anyhow!("a worker thread panicked"))),
+        }
+    }
+    rt.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+/// SIGHUP: read the rules again; a bad file keeps the old rules and says why.
+async fn reload_on_sighup(proxy: Arc<Proxy>, source: RulesSource) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(err = %e, "cannot listen for SIGHUP; reloads disabled");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        match source.load() {
+            Ok(config) => {
+                let n = config.rules.len();
+                proxy.reload(config);
+                proxy.metrics.reloaded(true);
+                tracing::info!(rules = n, "reloaded the rules");
+            }
+            Err(e) => {
+                proxy.metrics.reloaded(false);
+                tracing::warn!(err = %e, "reload failed; keeping the previous rules");
+            }
+        }
+    }
+}
+
+/// Idle sessions leave the table every second; JWT expiries are swept every ten (and at every
+/// scrape, so the gauge is exact when read).
+async fn sweep_sessions(proxy: Arc<Proxy>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        proxy.sessions.sweep(n.is_multiple_of(10));
+    }
+}
+
+/// The metrics listener's view of the sidecar.
+struct SidecarApp(Arc<Proxy>);
+
+impl App for SidecarApp {
+    fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
+        let proxy = self.0.clone();
+        Box::pin(async move { Ok(proxy.scrape().await) })
+    }
+}
+
+/// Binds the proxy port. Like Go, `:8000` means every address, IPv6 and IPv4.
+fn bind_address(addr: &str) -> anyhow::Result<StdListener> {
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("--proxy.listen-address {addr:?}: bad port"))?;
+        return StdListener::bind(("::", port))
+            .or_else(|_| StdListener::bind(("0.0.0.0", port)))
+            .with_context(|| format!("listen on {addr}"));
+    }
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .with_context(|| format!("--proxy.listen-address {addr:?}: cannot resolve"))?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match StdListener::bind(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => anyhow::Error::new(e).context(format!("listen on {addr}")),
+        None => anyhow::anyhow!("--proxy.listen-address {addr:?} resolves to nothing"),
+    })
+}
+
+/// Version facts for `gateway_sidecar_build_info`.
+pub fn build_facts() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: option_env!("GIT_REVISION").unwrap_or("unknown"),
+        branch: option_env!("GIT_BRANCH").unwrap_or("unknown"),
+    }
+}
+
+/// The landing page text.
+pub fn landing() -> Landing {
+    Landing {
+        name: "Gateway Sidecar",
+        description: "HTTP, auth and session metrics derived from a service's traffic",
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// Caps glibc's malloc arenas: one per worker thread would each keep freed memory resident,
+/// and the sidecar's budget is a few MiB beside the app.
+pub fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
