@@ -64,6 +64,47 @@ pub struct LogArgs {
     pub format: String,
 }
 
+/// Parses a duration flag or setting: Go's `time.ParseDuration` spelling (`300ms`, `1h2m3.5s`,
+/// `10us`, a bare `0`) as kingpin's duration flags take it, plus Prometheus' `d` and `w`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("invalid duration {s:?} (want e.g. 500ms, 5s, 1m30s)");
+    let t = s.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let mut rest = t;
+    let mut nanos_total = 0f64;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&i| i > 0)
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "d" => 86_400e9,
+            "w" => 604_800e9,
+            _ => return Err(bad()),
+        };
+        nanos_total += value * unit;
+        rest = &rest[unit_end..];
+    }
+    Ok(std::time::Duration::from_nanos(nanos_total as u64))
+}
+
 /// Parses the command line of a daemon.
 ///
 /// `default_listen` becomes the default of `--web.listen-address`; `extend` may add flags that
@@ -179,6 +220,21 @@ mod tests {
         )
         .unwrap();
         assert!(c.web.disable_exporter_metrics);
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("10us"), Ok(Duration::from_micros(10)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Settings {
         }
         self.listen_addresses
             .iter()
-            .map(|a| bind_address(a))
+            .map(|a| bind_address(a, "--web.listen-address"))
             .collect()
     }
 }
@@ -493,12 +493,13 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Binds one `--web.listen-address`. Like Go, `:9100` means every address, IPv6 and IPv4.
-fn bind_address(addr: &str) -> anyhow::Result<StdListener> {
+/// Binds one listen address given to `flag` (named in errors). Like Go, `:9100` means every
+/// address, IPv6 and IPv4.
+pub fn bind_address(addr: &str, flag: &str) -> anyhow::Result<StdListener> {
     if let Some(port) = addr.strip_prefix(':') {
         let port: u16 = port
             .parse()
-            .with_context(|| format!("listen address {addr:?}: bad port"))?;
+            .with_context(|| format!("{flag} {addr:?}: bad port"))?;
         // A dual-stack socket where the host has IPv6; plain IPv4 where it does not.
         return StdListener::bind(("::", port))
             .or_else(|_| StdListener::bind(("0.0.0.0", port)))
@@ -506,7 +507,7 @@ fn bind_address(addr: &str) -> anyhow::Result<StdListener> {
     }
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
-        .with_context(|| format!("listen address {addr:?}: cannot resolve"))?
+        .with_context(|| format!("{flag} {addr:?}: cannot resolve"))?
         .collect();
     let mut last = None;
     for a in addrs {
@@ -517,7 +518,7 @@ fn bind_address(addr: &str) -> anyhow::Result<StdListener> {
     }
     Err(match last {
         Some(e) => anyhow::Error::new(e).context(format!("listen on {addr}")),
-        None => anyhow::anyhow!("listen address {addr:?} resolves to nothing"),
+        None => anyhow::anyhow!("{flag} {addr:?} resolves to nothing"),
     })
 }
 

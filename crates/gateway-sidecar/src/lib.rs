@@ -22,7 +22,6 @@ pub mod proxy;
 pub mod routes;
 pub mod sessions;
 
-use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +90,8 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     };
 
     let web_listeners = settings.bind()?;
-    let proxy_listener = bind_address(&cli.proxy_listen)?;
+    let proxy_listener =
+        exporter_core::server::bind_address(&cli.proxy_listen, "--proxy.listen-address")?;
 
     let workers = match cli.worker_threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -228,33 +228,6 @@ impl App for SidecarApp {
         let proxy = self.0.clone();
         Box::pin(async move { Ok(proxy.scrape().await) })
     }
-}
-
-/// Binds the proxy port. Like Go, `:8000` means every address, IPv6 and IPv4.
-fn bind_address(addr: &str) -> anyhow::Result<StdListener> {
-    if let Some(port) = addr.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .with_context(|| format!("--proxy.listen-address {addr:?}: bad port"))?;
-        return StdListener::bind(("::", port))
-            .or_else(|_| StdListener::bind(("0.0.0.0", port)))
-            .with_context(|| format!("listen on {addr}"));
-    }
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .with_context(|| format!("--proxy.listen-address {addr:?}: cannot resolve"))?
-        .collect();
-    let mut last = None;
-    for a in addrs {
-        match StdListener::bind(a) {
-            Ok(l) => return Ok(l),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => anyhow::Error::new(e).context(format!("listen on {addr}")),
-        None => anyhow::anyhow!("--proxy.listen-address {addr:?} resolves to nothing"),
-    })
 }
 
 /// Version facts for `gateway_sidecar_build_info`.

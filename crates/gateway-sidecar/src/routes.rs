@@ -393,40 +393,7 @@ fn is_uuid(b: &[u8]) -> bool {
         })
 }
 
-/// Parses `500ms`, `5s`, `30m`, `1h30m`, `2d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {s:?} (want e.g. 500ms, 5s, 30m)");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_end] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86400.0,
-            _ => return Err(bad()),
-        };
-        let secs = value * unit;
-        if !secs.is_finite() || secs > 1e12 {
-            return Err(bad());
-        }
-        total += Duration::from_secs_f64(secs);
-        rest = &rest[unit_end..];
-    }
-    Ok(total)
-}
+pub use exporter_core::cli::parse_duration;
 
 // ---- The file's shape. Each newtype validates itself while deserialising, so errors carry the
 // ---- position serde_yaml_ng adds.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgMatches, Parser};
-use exporter_core::cli::{LogArgs, UsageError, WebArgs};
+use exporter_core::cli::{parse_duration, LogArgs, UsageError, WebArgs};
 
 use crate::collector::{self, CollectorArgs, Paths};
 
@@ -120,37 +120,6 @@ fn enabled_collectors(m: &ArgMatches, disable_defaults: bool) -> Vec<String> {
         .collect()
 }
 
-/// Go/Prometheus-style durations: `500ms`, `5s`, `1m`, `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {s:?} (want e.g. 500ms, 5s, 1m)");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_end] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86400.0,
-            _ => return Err(bad()),
-        };
-        total += Duration::from_secs_f64(value * unit);
-        rest = &rest[unit_end..];
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,14 +150,5 @@ mod tests {
     fn unknown_flag_is_a_usage_error() {
         let e = Cli::parse_from(["n", "--collector.nonexistent"]).unwrap_err();
         assert!(e.to_string().contains("--collector.nonexistent"), "{e}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("").is_err());
     }
 }

@@ -85,7 +85,7 @@ pub struct Args {
         long = "collector.filesystem.mount-timeout",
         id = "collector.filesystem.mount-timeout",
         default_value = "5s",
-        value_parser = crate::cli::parse_duration,
+        value_parser = exporter_core::cli::parse_duration,
         value_name = "DURATION",
         hide = true
     )]
