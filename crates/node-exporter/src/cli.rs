@@ -46,8 +46,8 @@ pub struct Cli {
     #[arg(long = "collector.timeout", default_value = "9s", value_parser = parse_duration, value_name = "DURATION")]
     pub collector_timeout: Duration,
 
-    /// Accepted for compatibility; the Go runtime's thread cap has no meaning here. Collectors run
-    /// on up to four threads (fewer on smaller hosts).
+    /// The number of threads that run collectors at once, as node_exporter's GOMAXPROCS cap
+    /// (default 1). A collector that stalls for 500 ms gets another thread to take the queue.
     #[arg(long = "runtime.gomaxprocs", default_value_t = 1, value_name = "N")]
     pub gomaxprocs: i64,
 
