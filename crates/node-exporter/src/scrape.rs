@@ -178,11 +178,9 @@ pub async fn collect_all(collectors: Vec<Named>, workers: usize, deadline: Durat
         started += usize::from(shared.spawn_worker());
     }
     let mut stall_workers = 0;
-    while started > 0 && n > 0 {
+    // Nothing to wait for without a worker or a collector; otherwise until done or the deadline.
+    while started > 0 && n > 0 && start.elapsed() < deadline {
         let left = deadline.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            break;
-        }
         // `notify_one` keeps a permit when nobody waits yet, so an early finish is not lost.
         match tokio::time::timeout(left.min(STALL), shared.done.notified()).await {
             Ok(()) => break,
@@ -358,7 +356,10 @@ mod tests {
         ];
         let t0 = Instant::now();
         let text = render(collect_all(cs, 1, Duration::from_millis(1500)).await);
-        assert!(t0.elapsed() < Duration::from_millis(2500), "the deadline was not kept");
+        assert!(
+            t0.elapsed() < Duration::from_millis(2500),
+            "the deadline was not kept"
+        );
         assert!(text.contains("node_test_value 7\n"), "{text}");
         assert!(text.contains("node_scrape_collector_success{collector=\"a\"} 1\n"));
         assert!(text.contains("node_scrape_collector_success{collector=\"c\"} 0\n"));
