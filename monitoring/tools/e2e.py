@@ -233,8 +233,7 @@ class Driver(threading.Thread):
         if i % 4 == 0:
             self.req("POST", "/auth/login", {"username": f"u{i}", "password": "wrong"})
         self.req("GET", "/users", cookie=s)
-        _, created = None, None
-        st, _ = self.req("POST", "/users", {"name": f"user{i}"}, cookie=s)
+        self.req("POST", "/users", {"name": f"user{i}"}, cookie=s)
         uid = str(i + 2)
         self.req("PUT", f"/users/{uid}", {"name": f"renamed{i}"}, cookie=s)
         self.req("GET", f"/users/{uid}", cookie=s)
@@ -353,6 +352,10 @@ def _run(args, tmp, res, procs):
         driver.join(10)
         print(f"driver: {driver.sent} requests through the sidecar, {driver.errors} transport "
               f"errors, statuses {dict(sorted(driver.statuses.items()))}")
+        detail = (f"{driver.sent} requests, {driver.errors} transport errors, "
+                  f"statuses {dict(sorted(driver.statuses.items()))}")
+        bad = driver.errors or driver.sent < 50 or any(st >= 500 for st in driver.statuses)
+        (res.fail if bad else res.ok)("driver traffic through the sidecar answered", detail)
     dead = procs.dead(expected=("stub-user-service",))
     if dead:
         res.fail("processes stayed up", ", ".join(f"{n} exited {rc}" for n, rc in dead))
@@ -413,6 +416,31 @@ def checks(prom, res, jobs, promdir, procs, driver):
                                              f"active: {sorted(states)}" if states else "")
     except (OSError, ValueError) as e:
         res.fail("ServiceDown silent while services run", str(e))
+
+    # The sidecar measured the driver's traffic: every auth type, user operation and route
+    # (a dashboard query returning "some data" would not notice a route that never arrives).
+    sharp = [
+        ("sidecar: auth_requests_total per type", 'count by (type) (auth_requests_total{job="api-gateway",status="success"} > 0)',
+         {"type": ["login", "logout", "refresh", "callback"]}),
+        ("sidecar: failed logins counted", 'auth_requests_total{job="api-gateway",type="login",status="failure"} > 0', None),
+        ("sidecar: user_operations_total per operation", 'count by (operation) (user_operations_total{job="api-gateway"} > 0)',
+         {"operation": ["authenticate", "create", "update", "delete"]}),
+        ("sidecar: http_requests_total per route", 'count by (route) (http_requests_total{job="api-gateway"} > 0)',
+         {"route": ["/auth/login", "/auth/logout", "/auth/refresh", "/auth/callback", "/users", "/users/:id", "unmatched"]}),
+        ("sidecar: active sessions", 'auth_active_sessions{job="api-gateway"} > 0', None),
+    ]
+    for name, expr, want_labels in sharp:
+        def seen(expr=expr, want_labels=want_labels):
+            result = prom.get("/api/v1/query", query=expr)["result"]
+            if not want_labels:
+                return bool(result), f"{len(result)} series" if result else f"no data: {expr}"
+            (label, values), = want_labels.items()
+            got = {r["metric"].get(label) for r in result}
+            missing = [v for v in values if v not in got]
+            return not missing, (f"missing {label} {missing} in {sorted(map(str, got))}" if missing
+                                 else ", ".join(values))
+        ok, detail = poll(seen)
+        (res.ok if ok else res.fail)(name, detail)
 
     # Dashboards: every panel query returns data. Wait for a minute's rate windows to hold two
     # samples (1s scrapes) and for the driver's traffic to be scraped.

@@ -113,15 +113,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(302, b"", headers=[("Location", "/"), self._new_session()])
 
         if path == "/users":
+            # Never call _send under st.lock: it takes the lock to count the request.
             if m == "GET":
                 with st.lock:
-                    return self._send(200, list(st.users.values()))
+                    users = list(st.users.values())
+                return self._send(200, users)
             if m == "POST":
                 with st.lock:
                     uid = str(st.next_id)
                     st.next_id += 1
-                    st.users[uid] = {"id": uid, "name": str(body.get("name", "user"))}
-                    user = st.users[uid]
+                    user = st.users[uid] = {"id": uid, "name": str(body.get("name", "user"))}
                 return self._send(201, user)
         um = USER_ID.match(path)
         if um:
@@ -130,6 +131,7 @@ class Handler(BaseHTTPRequestHandler):
                 user = st.users.get(uid)
                 if user is not None and m in ("PUT", "PATCH"):
                     user["name"] = str(body.get("name", user["name"]))
+                    user = dict(user)
                 if user is not None and m == "DELETE":
                     del st.users[uid]
             if m in ("GET", "PUT", "PATCH", "DELETE"):
