@@ -461,6 +461,11 @@ def checks(prom, res, jobs, promdir, procs, driver):
     stale = set(ALLOWED_EMPTY) - {(q["dashboard"], q["panel"], q["ref"]) for q in queries}
     if stale:
         res.fail("ALLOWED_EMPTY names existing panels", f"no such query: {sorted(stale)}")
+    # Negative control: the same check on a metric nobody exports must see no data, so that a
+    # PASS above means data and not a check that cannot fail.
+    absent = 'e2e_absent_metric{job=~".*"}'
+    ok, detail = poll(lambda: (not prom.get("/api/v1/query", query=absent)["result"], absent), timeout=0)
+    (res.ok if ok else res.fail)("negative control: an absent metric has no data", detail)
     for q in queries:
         label = f"{q['dashboard']} / {q['panel']}" + (f" / {q['ref']}" if q["ref"] else "")
         key = (q["dashboard"], q["panel"], q["ref"])
