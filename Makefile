@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-monitoring fmt-check lint run bench-node bench-sidecar clean
+.PHONY: all build release deps test test-rust test-monitoring e2e fmt-check lint run bench-node bench-sidecar clean
 
 all: build
 
@@ -16,7 +16,7 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check lint test-rust test-monitoring
+test: deps fmt-check lint test-rust test-monitoring e2e
 
 test-rust:
 	$(CARGO) test --workspace
@@ -25,15 +25,21 @@ test-rust:
 test-monitoring:
 	scripts/check-monitoring.sh
 
+## node-exporter, the sidecar and stub services under a real Prometheus, on free local ports
+## (targets, rules, every dashboard query, ServiceDown); see monitoring/tools/e2e.py.
+e2e: deps
+	scripts/e2e.sh
+
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Runs node-exporter on :9100 in the foreground (Ctrl-C stops it).
-run: release
-	./target/release/node-exporter --web.listen-address=:9100
+## node-exporter :9100, the sidecar :8000 (metrics :9464) in front of a stub upstream :3000, and
+## Prometheus :9090 on the generated localhost config; Ctrl-C stops it all (scripts/run-local.sh).
+run: deps
+	scripts/run-local.sh
 
 ## Benchmarks print figures beside the Go original; they never fail on a figure.
 bench-node: deps
