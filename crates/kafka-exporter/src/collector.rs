@@ -1,0 +1,479 @@
+//! The background collector: every `--refresh.metadata` it reads the cluster into a new
+//! [`View`] and swaps it in. Scrapes only ever read the last view, so a slow or absent cluster
+//! never slows a scrape; a failed collection keeps the last snapshot (with `kafka_up` 0).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::cli::Config;
+use crate::lag::History;
+use crate::snapshot::{Broker, Group, GroupOffset, Partition, Snapshot, Topic, View};
+
+/// Time allowed for one request to the cluster.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// High-watermark samples kept per partition for lag in seconds.
+const HISTORY_POINTS: usize = 60;
+/// Most threads used for concurrent requests, whatever --topic.workers says.
+const MAX_THREADS: usize = 32;
+
+/// The last view, shared with the HTTP side.
+#[derive(Default)]
+pub struct Shared {
+    view: Mutex<Arc<View>>,
+}
+
+impl Shared {
+    pub fn get(&self) -> Arc<View> {
+        match self.view.lock() {
+            Ok(v) => Arc::clone(&v),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    fn set(&self, v: View) {
+        let v = Arc::new(v);
+        match self.view.lock() {
+            Ok(mut g) => *g = v,
+            Err(p) => *p.into_inner() = v,
+        }
+    }
+}
+
+/// librdkafka settings from the flags.
+pub fn client_config(cfg: &Config, group: Option<&str>) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", cfg.servers.join(","))
+        .set("client.id", "kafka_exporter")
+        .set("enable.auto.commit", "false")
+        .set("socket.timeout.ms", "10000")
+        .set(
+            "allow.auto.create.topics",
+            if cfg.allow_auto_topic_creation {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .set("log_level", "3");
+    if let Some(g) = group {
+        c.set("group.id", g);
+    }
+    let protocol = match (cfg.sasl.is_some(), cfg.tls.is_some()) {
+        (false, false) => "plaintext",
+        (false, true) => "ssl",
+        (true, false) => "sasl_plaintext",
+        (true, true) => "sasl_ssl",
+    };
+    c.set("security.protocol", protocol);
+    if let Some((mech, user, pass)) = &cfg.sasl {
+        c.set("sasl.mechanism", mech.librdkafka_name());
+        if !user.is_empty() {
+            c.set("sasl.username", user);
+        }
+        if !pass.is_empty() {
+            c.set("sasl.password", pass);
+        }
+        if !cfg.sasl_service_name.is_empty() {
+            c.set("sasl.kerberos.service.name", &cfg.sasl_service_name);
+        }
+    }
+    if let Some(tls) = &cfg.tls {
+        if let Some(f) = &tls.ca_file {
+            c.set("ssl.ca.location", f);
+        }
+        if let Some(f) = &tls.cert_file {
+            c.set("ssl.certificate.location", f);
+        }
+        if let Some(f) = &tls.key_file {
+            c.set("ssl.key.location", f);
+        }
+        if tls.insecure_skip_verify {
+            c.set("enable.ssl.certificate.verification", "false")
+                .set("ssl.endpoint.identification.algorithm", "none");
+        }
+    }
+    c
+}
+
+/// Runs collections forever on the calling thread.
+pub fn run(cfg: Config, shared: Arc<Shared>) {
+    let mut c = Collector {
+        cfg,
+        shared,
+        main: None,
+        group_clients: HashMap::new(),
+        histories: HashMap::new(),
+        errors: 0,
+        last: View::default(),
+    };
+    loop {
+        let start = Instant::now();
+        c.collect_once();
+        let next = start + c.cfg.interval;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+}
+
+struct Collector {
+    cfg: Config,
+    shared: Arc<Shared>,
+    main: Option<Arc<BaseConsumer>>,
+    /// One client per group: librdkafka fetches committed offsets for the client's own group.id.
+    group_clients: HashMap<String, BaseConsumer>,
+    histories: HashMap<(String, i32), History>,
+    errors: u64,
+    last: View,
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Collector {
+    fn collect_once(&mut self) {
+        let started = Instant::now();
+        let now = now_unix();
+        let result = self.collect(now);
+        let mut view = self.last.clone();
+        view.last_duration = Some(started.elapsed().as_secs_f64());
+        match result {
+            Ok(snapshot) => {
+                view.snapshot = snapshot;
+                view.up = true;
+                view.last_success = Some(now);
+            }
+            Err(e) => {
+                self.errors += 1;
+                tracing::warn!(err = %e, "collection failed; serving the last snapshot");
+                view.up = false;
+            }
+        }
+        view.errors_total = self.errors;
+        self.last = view.clone();
+        self.shared.set(view);
+    }
+
+    fn main_client(&mut self) -> Result<Arc<BaseConsumer>, String> {
+        if let Some(c) = &self.main {
+            return Ok(Arc::clone(c));
+        }
+        let c: Arc<BaseConsumer> = Arc::new(
+            client_config(&self.cfg, None)
+                .create()
+                .map_err(|e| format!("creating the Kafka client: {e}"))?,
+        );
+        self.main = Some(Arc::clone(&c));
+        Ok(c)
+    }
+
+    fn collect(&mut self, now: f64) -> Result<Snapshot, String> {
+        let client = self.main_client()?;
+        let md = client
+            .fetch_metadata(None, REQUEST_TIMEOUT)
+            .map_err(|e| format!("metadata: {e}"))?;
+        let mut brokers: Vec<Broker> = md
+            .brokers()
+            .iter()
+            .map(|b| Broker {
+                id: b.id(),
+                address: format!("{}:{}", b.host(), b.port()),
+            })
+            .collect();
+        brokers.sort_by_key(|b| b.id);
+        let mut topics: Vec<Topic> = md
+            .topics()
+            .iter()
+            .filter(|t| {
+                self.cfg.topic_filter.is_match(t.name())
+                    && !self.cfg.topic_exclude.is_match(t.name())
+            })
+            .map(|t| {
+                let mut partitions: Vec<Partition> = t
+                    .partitions()
+                    .iter()
+                    .map(|p| Partition {
+                        id: p.id(),
+                        leader: p.leader(),
+                        replicas: p.replicas().to_vec(),
+                        isr: p.isr().len(),
+                        oldest: None,
+                        newest: None,
+                    })
+                    .collect();
+                partitions.sort_by_key(|p| p.id);
+                Topic {
+                    name: t.name().to_string(),
+                    partitions,
+                }
+            })
+            .collect();
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+
+        // Watermarks, concurrently with a bound. librdkafka asks per partition (one ListOffsets
+        // each for low and high); batching per leader is the next step.
+        let jobs: Vec<(usize, usize)> = topics
+            .iter()
+            .enumerate()
+            .flat_map(|(ti, t)| (0..t.partitions.len()).map(move |pi| (ti, pi)))
+            .collect();
+        let results = parallel(&jobs, self.cfg.workers, |&(ti, pi)| {
+            let t = &topics[ti];
+            client.fetch_watermarks(&t.name, t.partitions[pi].id, REQUEST_TIMEOUT)
+        });
+        let mut errors = 0u64;
+        for (&(ti, pi), r) in jobs.iter().zip(results) {
+            match r {
+                Ok((low, high)) => {
+                    let p = &mut topics[ti].partitions[pi];
+                    p.oldest = Some(low);
+                    p.newest = Some(high);
+                }
+                Err(e) => {
+                    errors += 1;
+                    tracing::debug!(topic = %topics[ti].name, err = %e, "watermarks");
+                }
+            }
+        }
+
+        // Groups: list and describe (state, members, assignments) in one call.
+        let mut groups = Vec::new();
+        match client.fetch_group_list(None, REQUEST_TIMEOUT) {
+            Ok(list) => {
+                for g in list.groups() {
+                    if !self.cfg.group_filter.is_match(g.name())
+                        || self.cfg.group_exclude.is_match(g.name())
+                    {
+                        continue;
+                    }
+                    let assigned: Vec<(String, i32)> = if self.cfg.offset_show_all {
+                        Vec::new()
+                    } else {
+                        g.members()
+                            .iter()
+                            .filter_map(|m| m.assignment())
+                            .flat_map(parse_assignment)
+                            .collect()
+                    };
+                    groups.push((
+                        Group {
+                            name: g.name().to_string(),
+                            state: g.state().to_string(),
+                            members: g.members().len(),
+                            offsets: Vec::new(),
+                        },
+                        assigned,
+                    ));
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                tracing::warn!(err = %e, "listing consumer groups");
+            }
+        }
+        groups.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+
+        // Committed offsets: one OffsetFetch per group, groups concurrently.
+        for (g, _) in &groups {
+            if !self.group_clients.contains_key(&g.name) {
+                match client_config(&self.cfg, Some(&g.name)).create::<BaseConsumer>() {
+                    Ok(c) => {
+                        self.group_clients.insert(g.name.clone(), c);
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        tracing::warn!(group = %g.name, err = %e, "creating a group client");
+                    }
+                }
+            }
+        }
+        self.group_clients
+            .retain(|name, _| groups.iter().any(|(g, _)| &g.name == name));
+        let all: Vec<(String, i32)> = topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(move |p| (t.name.clone(), p.id)))
+            .collect();
+        let group_clients = &self.group_clients;
+        let offset_results = parallel(&groups, self.cfg.workers.min(16), |(g, assigned)| {
+            let client = group_clients
+                .get(&g.name)
+                .ok_or_else(|| "no client".to_string())?;
+            let wanted = if self.cfg.offset_show_all {
+                &all
+            } else {
+                assigned
+            };
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in wanted {
+                if self.cfg.topic_filter.is_match(t) && !self.cfg.topic_exclude.is_match(t) {
+                    tpl.add_partition(t, *p);
+                }
+            }
+            if tpl.count() == 0 {
+                return Ok(Vec::new());
+            }
+            let got = client
+                .committed_offsets(tpl, REQUEST_TIMEOUT)
+                .map_err(|e| e.to_string())?;
+            let mut offsets: Vec<GroupOffset> = got
+                .elements()
+                .iter()
+                .filter(|e| e.error().is_ok())
+                .map(|e| GroupOffset {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                    committed: match e.offset() {
+                        Offset::Offset(n) => n,
+                        _ => -1,
+                    },
+                    lag_seconds: None,
+                })
+                .collect();
+            offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            offsets.dedup_by(|a, b| a.topic == b.topic && a.partition == b.partition);
+            Ok::<_, String>(offsets)
+        });
+
+        // High-watermark history for lag in seconds.
+        let mut seen = BTreeMap::new();
+        for t in &topics {
+            for p in &t.partitions {
+                if let Some(high) = p.newest {
+                    seen.insert((t.name.clone(), p.id), high);
+                }
+            }
+        }
+        self.histories.retain(|k, _| seen.contains_key(k));
+        for (k, high) in &seen {
+            self.histories
+                .entry(k.clone())
+                .or_insert_with(|| History::new(HISTORY_POINTS))
+                .push(now, *high);
+        }
+
+        let mut out_groups = Vec::with_capacity(groups.len());
+        for ((mut g, _), r) in groups.into_iter().zip(offset_results) {
+            match r {
+                Ok(mut offsets) => {
+                    for o in &mut offsets {
+                        o.lag_seconds = self
+                            .histories
+                            .get(&(o.topic.clone(), o.partition))
+                            .and_then(|h| h.lag_seconds(o.committed, now));
+                    }
+                    g.offsets = offsets;
+                }
+                Err(e) => {
+                    errors += 1;
+                    tracing::warn!(group = %g.name, err = %e, "committed offsets");
+                }
+            }
+            out_groups.push(g);
+        }
+        self.errors += errors;
+        Ok(Snapshot {
+            brokers,
+            topics,
+            groups: out_groups,
+        })
+    }
+}
+
+/// Runs `f` over `items` on up to `workers` threads, results in input order.
+fn parallel<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = workers.clamp(1, MAX_THREADS).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The topic-partitions of a consumer-protocol member assignment (version, then an array of
+/// topic name + partition array, then user data). Garbled input yields what was read so far.
+pub fn parse_assignment(b: &[u8]) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    let mut pos = 2usize; // version
+    let i32_at = |pos: usize| -> Option<i32> {
+        Some(i32::from_be_bytes(b.get(pos..pos + 4)?.try_into().ok()?))
+    };
+    let Some(topics) = i32_at(pos) else {
+        return out;
+    };
+    pos += 4;
+    for _ in 0..topics.max(0) {
+        let Some(len) = b
+            .get(pos..pos + 2)
+            .map(|s| i16::from_be_bytes([s[0], s[1]]))
+        else {
+            return out;
+        };
+        pos += 2;
+        let Some(name) = b.get(pos..pos + len.max(0) as usize) else {
+            return out;
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        pos += len.max(0) as usize;
+        let Some(n) = i32_at(pos) else { return out };
+        pos += 4;
+        for _ in 0..n.max(0) {
+            let Some(p) = i32_at(pos) else { return out };
+            pos += 4;
+            out.push((name.clone(), p));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignment_bytes() {
+        // version 0, 1 topic "ab" with partitions 0 and 3, empty user data.
+        let b = [
+            0, 0, 0, 0, 0, 1, 0, 2, b'a', b'b', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0,
+        ];
+        assert_eq!(
+            parse_assignment(&b),
+            vec![("ab".to_string(), 0), ("ab".to_string(), 3)]
+        );
+        assert_eq!(parse_assignment(&b[..9]), vec![]);
+        assert_eq!(parse_assignment(&[]), vec![]);
+    }
+
+    #[test]
+    fn parallel_keeps_order() {
+        let items: Vec<u32> = (0..100).collect();
+        let out = parallel(&items, 8, |x| x * 2);
+        assert_eq!(out, (0..100).map(|x| x * 2).collect::<Vec<_>>());
+    }
+}
