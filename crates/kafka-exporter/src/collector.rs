@@ -310,35 +310,14 @@ impl Collector {
             } else {
                 assigned
             };
-            let mut tpl = TopicPartitionList::new();
-            for (t, p) in wanted {
-                if self.cfg.topic_filter.is_match(t) && !self.cfg.topic_exclude.is_match(t) {
-                    tpl.add_partition(t, *p);
-                }
-            }
-            if tpl.count() == 0 {
-                return Ok(Vec::new());
-            }
-            let got = client
-                .committed_offsets(tpl, REQUEST_TIMEOUT)
-                .map_err(|e| e.to_string())?;
-            let mut offsets: Vec<GroupOffset> = got
-                .elements()
+            let wanted: Vec<(String, i32)> = wanted
                 .iter()
-                .filter(|e| e.error().is_ok())
-                .map(|e| GroupOffset {
-                    topic: e.topic().to_string(),
-                    partition: e.partition(),
-                    committed: match e.offset() {
-                        Offset::Offset(n) => n,
-                        _ => -1,
-                    },
-                    lag_seconds: None,
+                .filter(|(t, _)| {
+                    self.cfg.topic_filter.is_match(t) && !self.cfg.topic_exclude.is_match(t)
                 })
+                .cloned()
                 .collect();
-            offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-            offsets.dedup_by(|a, b| a.topic == b.topic && a.partition == b.partition);
-            Ok::<_, String>(offsets)
+            fetch_committed(client, &wanted)
         });
 
         // High-watermark history for lag in seconds.
@@ -384,6 +363,41 @@ impl Collector {
             groups: out_groups,
         })
     }
+}
+
+/// The committed offsets of `client`'s group (its group.id) on `partitions`, in one OffsetFetch
+/// request; -1 where the group has committed nothing. Sorted by topic and partition.
+pub fn fetch_committed(
+    client: &BaseConsumer,
+    partitions: &[(String, i32)],
+) -> Result<Vec<GroupOffset>, String> {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in partitions {
+        tpl.add_partition(t, *p);
+    }
+    if tpl.count() == 0 {
+        return Ok(Vec::new());
+    }
+    let got = client
+        .committed_offsets(tpl, REQUEST_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    let mut offsets: Vec<GroupOffset> = got
+        .elements()
+        .iter()
+        .filter(|e| e.error().is_ok())
+        .map(|e| GroupOffset {
+            topic: e.topic().to_string(),
+            partition: e.partition(),
+            committed: match e.offset() {
+                Offset::Offset(n) => n,
+                _ => -1,
+            },
+            lag_seconds: None,
+        })
+        .collect();
+    offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    offsets.dedup_by(|a, b| a.topic == b.topic && a.partition == b.partition);
+    Ok(offsets)
 }
 
 /// Runs `f` over `items` on up to `workers` threads, results in input order.
