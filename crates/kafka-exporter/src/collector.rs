@@ -245,6 +245,7 @@ impl Collector {
 
         // Groups: list and describe (state, members, assignments) in one call.
         let mut groups = Vec::new();
+        let mut groups_failed = false;
         match client.fetch_group_list(None, REQUEST_TIMEOUT) {
             Ok(list) => {
                 for g in list.groups() {
@@ -276,6 +277,7 @@ impl Collector {
             Err(e) => {
                 errors += 1;
                 tracing::warn!(err = %e, "listing consumer groups");
+                groups_failed = true;
             }
         }
         groups.sort_by(|a, b| a.0.name.cmp(&b.0.name));
@@ -355,6 +357,10 @@ impl Collector {
                 }
             }
             out_groups.push(g);
+        }
+        if groups_failed {
+            // Keep the groups of the last snapshot rather than dropping them from the output.
+            out_groups = self.last.snapshot.groups.clone();
         }
         self.errors += errors;
         Ok(Snapshot {

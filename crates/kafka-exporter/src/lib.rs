@@ -56,6 +56,9 @@ impl App for KafkaApp {
     /// intervals), 503 with the reason otherwise.
     fn health(&self) -> (u16, String) {
         let view = self.shared.get();
+        if view.last_duration.is_none() {
+            return (503, "no collection yet\n".to_string());
+        }
         if !view.up {
             return (
                 503,

@@ -215,3 +215,28 @@ fn bad_flags_exit_64() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn keeps_last_snapshot_while_cluster_is_down_and_recovers() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("events", 3, 1).unwrap();
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    wait_for(exp.port, |b| {
+        has(b, "kafka_up 1") && has(b, "kafka_topic_partitions{topic=\"events\"} 3")
+    });
+
+    cluster.broker_down(-1).unwrap();
+    let body = wait_for(exp.port, |b| has(b, "kafka_up 0"));
+    // The last snapshot is still served, marked stale by kafka_up 0.
+    assert!(
+        has(&body, "kafka_topic_partitions{topic=\"events\"} 3"),
+        "{body}"
+    );
+    let (status, _) = get(exp.port, "/healthz").unwrap();
+    assert_eq!(status, 503);
+
+    cluster.broker_up(-1).unwrap();
+    wait_for(exp.port, |b| has(b, "kafka_up 1"));
+    let (status, _) = get(exp.port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+}
