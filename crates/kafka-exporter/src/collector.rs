@@ -60,6 +60,8 @@ pub fn client_config(cfg: &Config, group: Option<&str>) -> ClientConfig {
                 "false"
             },
         )
+        // High watermarks as upstream (sarama) reads them, not the last stable offset.
+        .set("isolation.level", "read_uncommitted")
         .set("log_level", "3");
     if let Some(g) = group {
         c.set("group.id", g);
@@ -217,29 +219,49 @@ impl Collector {
             .collect();
         topics.sort_by(|a, b| a.name.cmp(&b.name));
 
-        // Watermarks, concurrently with a bound. librdkafka asks per partition (one ListOffsets
-        // each for low and high); batching per leader is the next step.
-        let jobs: Vec<(usize, usize)> = topics
+        // Watermarks, batched: librdkafka groups ListOffsets per leader broker, so the number of
+        // requests grows with brokers, not partitions. Partitions the batch could not answer
+        // are retried one by one, concurrently with a bound.
+        let all_parts: Vec<(String, i32)> = topics
             .iter()
-            .enumerate()
-            .flat_map(|(ti, t)| (0..t.partitions.len()).map(move |pi| (ti, pi)))
+            .flat_map(|t| t.partitions.iter().map(move |p| (t.name.clone(), p.id)))
             .collect();
-        let results = parallel(&jobs, self.cfg.workers, |&(ti, pi)| {
-            let t = &topics[ti];
-            client.fetch_watermarks(&t.name, t.partitions[pi].id, REQUEST_TIMEOUT)
-        });
         let mut errors = 0u64;
-        for (&(ti, pi), r) in jobs.iter().zip(results) {
+        let mut newest = batched_offsets(&client, &all_parts, Offset::End).unwrap_or_else(|e| {
+            errors += 1;
+            tracing::debug!(err = %e, "batched high watermarks");
+            HashMap::new()
+        });
+        let mut oldest =
+            batched_offsets(&client, &all_parts, Offset::Beginning).unwrap_or_else(|e| {
+                errors += 1;
+                tracing::debug!(err = %e, "batched low watermarks");
+                HashMap::new()
+            });
+        let retry: Vec<&(String, i32)> = all_parts
+            .iter()
+            .filter(|k| !newest.contains_key(*k) || !oldest.contains_key(*k))
+            .collect();
+        let results = parallel(&retry, self.cfg.workers, |&(t, p)| {
+            client.fetch_watermarks(t, *p, REQUEST_TIMEOUT)
+        });
+        for (&k, r) in retry.iter().zip(results) {
             match r {
                 Ok((low, high)) => {
-                    let p = &mut topics[ti].partitions[pi];
-                    p.oldest = Some(low);
-                    p.newest = Some(high);
+                    newest.insert(k.clone(), high);
+                    oldest.insert(k.clone(), low);
                 }
                 Err(e) => {
                     errors += 1;
-                    tracing::debug!(topic = %topics[ti].name, err = %e, "watermarks");
+                    tracing::debug!(topic = %k.0, partition = k.1, err = %e, "watermarks");
                 }
+            }
+        }
+        for t in &mut topics {
+            for p in &mut t.partitions {
+                let k = (t.name.clone(), p.id);
+                p.newest = newest.get(&k).copied();
+                p.oldest = oldest.get(&k).copied();
             }
         }
 
@@ -369,6 +391,35 @@ impl Collector {
             groups: out_groups,
         })
     }
+}
+
+/// The earliest (`Offset::Beginning`) or latest (`Offset::End`) offset of every partition in
+/// `parts`, in one ListOffsets request per leader broker. Partitions that failed are absent.
+pub fn batched_offsets(
+    client: &BaseConsumer,
+    parts: &[(String, i32)],
+    which: Offset,
+) -> Result<HashMap<(String, i32), i64>, String> {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in parts {
+        tpl.add_partition_offset(t, *p, which)
+            .map_err(|e| e.to_string())?;
+    }
+    if tpl.count() == 0 {
+        return Ok(HashMap::new());
+    }
+    let got = client
+        .offsets_for_times(tpl, REQUEST_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    Ok(got
+        .elements()
+        .iter()
+        .filter(|e| e.error().is_ok())
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(n) if n >= 0 => Some(((e.topic().to_string(), e.partition()), n)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The committed offsets of `client`'s group (its group.id) on `partitions`, in one OffsetFetch

@@ -152,6 +152,16 @@ fn reports_offsets_and_lag_from_mock_cluster() {
         vec![("orders".to_string(), 0, 3), ("orders".to_string(), 1, -1)]
     );
 
+    // Watermarks in one ListOffsets per leader.
+    let parts = [("orders".to_string(), 0), ("orders".to_string(), 1)];
+    let high = kafka_exporter::collector::batched_offsets(&client, &parts, Offset::End).unwrap();
+    assert_eq!(high.get(&parts[0]), Some(&5));
+    assert_eq!(high.get(&parts[1]), Some(&3));
+    let low =
+        kafka_exporter::collector::batched_offsets(&client, &parts, Offset::Beginning).unwrap();
+    assert_eq!(low.get(&parts[0]), Some(&0));
+    assert_eq!(low.get(&parts[1]), Some(&0));
+
     let exp = start(&servers, &["--kafka.labels=cluster=mock"]);
     let body = wait_for(exp.port, |b| {
         has(b, "kafka_up{cluster=\"mock\"} 1")
