@@ -13,7 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::cli::Config;
 use crate::lag::History;
-use crate::snapshot::{Broker, Group, GroupOffset, Partition, Snapshot, Topic, View};
+use crate::snapshot::{Broker, Group, Partition, Snapshot, Topic, View};
 
 /// Time allowed for one request to the cluster.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +46,7 @@ impl Shared {
 }
 
 /// librdkafka settings from the flags.
-pub fn client_config(cfg: &Config, group: Option<&str>) -> ClientConfig {
+pub fn client_config(cfg: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", cfg.servers.join(","))
         .set("client.id", "kafka_exporter")
@@ -63,9 +63,6 @@ pub fn client_config(cfg: &Config, group: Option<&str>) -> ClientConfig {
         // High watermarks as upstream (sarama) reads them, not the last stable offset.
         .set("isolation.level", "read_uncommitted")
         .set("log_level", "3");
-    if let Some(g) = group {
-        c.set("group.id", g);
-    }
     let protocol = match (cfg.sasl.is_some(), cfg.tls.is_some()) {
         (false, false) => "plaintext",
         (false, true) => "ssl",
@@ -109,7 +106,6 @@ pub fn run(cfg: Config, shared: Arc<Shared>) {
         cfg,
         shared,
         main: None,
-        group_clients: HashMap::new(),
         histories: HashMap::new(),
         errors: 0,
         last: View::default(),
@@ -126,8 +122,6 @@ struct Collector {
     cfg: Config,
     shared: Arc<Shared>,
     main: Option<Arc<BaseConsumer>>,
-    /// One client per group: librdkafka fetches committed offsets for the client's own group.id.
-    group_clients: HashMap<String, BaseConsumer>,
     histories: HashMap<(String, i32), History>,
     errors: u64,
     last: View,
@@ -168,7 +162,7 @@ impl Collector {
             return Ok(Arc::clone(c));
         }
         let c: Arc<BaseConsumer> = Arc::new(
-            client_config(&self.cfg, None)
+            client_config(&self.cfg)
                 .create()
                 .map_err(|e| format!("creating the Kafka client: {e}"))?,
         );
@@ -304,31 +298,13 @@ impl Collector {
         }
         groups.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
-        // Committed offsets: one OffsetFetch per group, groups concurrently.
-        for (g, _) in &groups {
-            if !self.group_clients.contains_key(&g.name) {
-                match client_config(&self.cfg, Some(&g.name)).create::<BaseConsumer>() {
-                    Ok(c) => {
-                        self.group_clients.insert(g.name.clone(), c);
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        tracing::warn!(group = %g.name, err = %e, "creating a group client");
-                    }
-                }
-            }
-        }
-        self.group_clients
-            .retain(|name, _| groups.iter().any(|(g, _)| &g.name == name));
+        // Committed offsets: one OffsetFetch per group (admin API on the shared client),
+        // groups concurrently with a bound.
         let all: Vec<(String, i32)> = topics
             .iter()
             .flat_map(|t| t.partitions.iter().map(move |p| (t.name.clone(), p.id)))
             .collect();
-        let group_clients = &self.group_clients;
         let offset_results = parallel(&groups, self.cfg.workers.min(16), |(g, assigned)| {
-            let client = group_clients
-                .get(&g.name)
-                .ok_or_else(|| "no client".to_string())?;
             let wanted = if self.cfg.offset_show_all {
                 &all
             } else {
@@ -341,7 +317,7 @@ impl Collector {
                 })
                 .cloned()
                 .collect();
-            fetch_committed(client, &wanted)
+            crate::admin::list_group_offsets(&client, &g.name, &wanted, REQUEST_TIMEOUT)
         });
 
         // High-watermark history for lag in seconds.
@@ -420,41 +396,6 @@ pub fn batched_offsets(
             _ => None,
         })
         .collect())
-}
-
-/// The committed offsets of `client`'s group (its group.id) on `partitions`, in one OffsetFetch
-/// request; -1 where the group has committed nothing. Sorted by topic and partition.
-pub fn fetch_committed(
-    client: &BaseConsumer,
-    partitions: &[(String, i32)],
-) -> Result<Vec<GroupOffset>, String> {
-    let mut tpl = TopicPartitionList::new();
-    for (t, p) in partitions {
-        tpl.add_partition(t, *p);
-    }
-    if tpl.count() == 0 {
-        return Ok(Vec::new());
-    }
-    let got = client
-        .committed_offsets(tpl, REQUEST_TIMEOUT)
-        .map_err(|e| e.to_string())?;
-    let mut offsets: Vec<GroupOffset> = got
-        .elements()
-        .iter()
-        .filter(|e| e.error().is_ok())
-        .map(|e| GroupOffset {
-            topic: e.topic().to_string(),
-            partition: e.partition(),
-            committed: match e.offset() {
-                Offset::Offset(n) => n,
-                _ => -1,
-            },
-            lag_seconds: None,
-        })
-        .collect();
-    offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    offsets.dedup_by(|a, b| a.topic == b.topic && a.partition == b.partition);
-    Ok(offsets)
 }
 
 /// Runs `f` over `items` on up to `workers` threads, results in input order.

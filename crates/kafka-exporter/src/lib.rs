@@ -7,6 +7,7 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod cli;
 pub mod collector;
 pub mod lag;

@@ -131,16 +131,17 @@ fn reports_offsets_and_lag_from_mock_cluster() {
         .unwrap();
     consumer.commit(&tpl, CommitMode::Sync).unwrap();
 
-    // The committed-offset path the collector uses for each group (one OffsetFetch).
-    let client: BaseConsumer = ClientConfig::new()
+    // The committed-offset path the collector uses for each group: the admin API on a client
+    // without a group.id, one OffsetFetch.
+    let plain: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &servers)
-        .set("group.id", "billing")
-        .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    let got = kafka_exporter::collector::fetch_committed(
-        &client,
+    let got = kafka_exporter::admin::list_group_offsets(
+        &plain,
+        "billing",
         &[("orders".to_string(), 1), ("orders".to_string(), 0)],
+        Duration::from_secs(10),
     )
     .unwrap();
     let got: Vec<(String, i32, i64)> = got
@@ -154,11 +155,11 @@ fn reports_offsets_and_lag_from_mock_cluster() {
 
     // Watermarks in one ListOffsets per leader.
     let parts = [("orders".to_string(), 0), ("orders".to_string(), 1)];
-    let high = kafka_exporter::collector::batched_offsets(&client, &parts, Offset::End).unwrap();
+    let high = kafka_exporter::collector::batched_offsets(&plain, &parts, Offset::End).unwrap();
     assert_eq!(high.get(&parts[0]), Some(&5));
     assert_eq!(high.get(&parts[1]), Some(&3));
     let low =
-        kafka_exporter::collector::batched_offsets(&client, &parts, Offset::Beginning).unwrap();
+        kafka_exporter::collector::batched_offsets(&plain, &parts, Offset::Beginning).unwrap();
     assert_eq!(low.get(&parts[0]), Some(&0));
     assert_eq!(low.get(&parts[1]), Some(&0));
 
