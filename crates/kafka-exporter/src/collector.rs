@@ -213,37 +213,64 @@ impl Collector {
             .collect();
         topics.sort_by(|a, b| a.name.cmp(&b.name));
 
-        // Watermarks, batched: librdkafka groups ListOffsets per leader broker, so the number of
-        // requests grows with brokers, not partitions. Partitions the batch could not answer
-        // are retried one by one, concurrently with a bound.
-        let all_parts: Vec<(String, i32)> = topics
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t.name.clone(), p.id)))
-            .collect();
-        let mut errors = 0u64;
-        let mut newest = batched_offsets(&client, &all_parts, Offset::End).unwrap_or_else(|e| {
-            errors += 1;
-            tracing::debug!(err = %e, "batched high watermarks");
-            HashMap::new()
+        // Watermarks, batched per leader broker (one ListOffsets each for earliest and latest),
+        // leaders concurrently: the number of requests grows with brokers, not partitions, and
+        // a broker that is down only costs its own partitions. Partitions a batch answered with
+        // an error are retried one by one.
+        let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+        for t in &topics {
+            for p in &t.partitions {
+                if p.leader >= 0 {
+                    by_leader
+                        .entry(p.leader)
+                        .or_default()
+                        .push((t.name.clone(), p.id));
+                }
+            }
+        }
+        let batches: Vec<Vec<(String, i32)>> = by_leader.into_values().collect();
+        let batch_results = parallel(&batches, self.cfg.workers, |parts| {
+            let newest = batched_offsets(&client, parts, Offset::End);
+            // A leader that did not answer the first request is not asked again.
+            let oldest = match &newest {
+                Ok(_) => batched_offsets(&client, parts, Offset::Beginning),
+                Err(_) => Err("skipped".to_string()),
+            };
+            (newest, oldest)
         });
-        let mut oldest =
-            batched_offsets(&client, &all_parts, Offset::Beginning).unwrap_or_else(|e| {
-                errors += 1;
-                tracing::debug!(err = %e, "batched low watermarks");
-                HashMap::new()
-            });
-        let retry: Vec<&(String, i32)> = all_parts
-            .iter()
-            .filter(|k| !newest.contains_key(*k) || !oldest.contains_key(*k))
-            .collect();
-        let results = parallel(&retry, self.cfg.workers, |&(t, p)| {
+        let mut errors = 0u64;
+        let mut newest = HashMap::new();
+        let mut oldest = HashMap::new();
+        let mut retry: Vec<(String, i32)> = Vec::new();
+        for (parts, (n, o)) in batches.iter().zip(batch_results) {
+            match (n, o) {
+                (Ok(n), Ok(o)) => {
+                    retry.extend(
+                        parts
+                            .iter()
+                            .filter(|k| !n.contains_key(*k) || !o.contains_key(*k))
+                            .cloned(),
+                    );
+                    newest.extend(n);
+                    oldest.extend(o);
+                }
+                (n, o) => {
+                    // The leader did not answer (down, or timed out): its partitions keep no
+                    // offsets in this snapshot.
+                    errors += 1;
+                    let e = n.err().or(o.err()).unwrap_or_default();
+                    tracing::debug!(err = %e, partitions = parts.len(), "watermarks of a leader");
+                }
+            }
+        }
+        let results = parallel(&retry, self.cfg.workers, |(t, p)| {
             client.fetch_watermarks(t, *p, REQUEST_TIMEOUT)
         });
-        for (&k, r) in retry.iter().zip(results) {
+        for (k, r) in retry.into_iter().zip(results) {
             match r {
                 Ok((low, high)) => {
                     newest.insert(k.clone(), high);
-                    oldest.insert(k.clone(), low);
+                    oldest.insert(k, low);
                 }
                 Err(e) => {
                     errors += 1;

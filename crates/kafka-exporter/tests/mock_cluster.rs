@@ -251,3 +251,43 @@ fn keeps_last_snapshot_while_cluster_is_down_and_recovers() {
     let (status, _) = get(exp.port, "/healthz").unwrap();
     assert_eq!(status, 200);
 }
+
+#[test]
+fn one_broker_down_costs_only_its_partitions() {
+    let cluster = MockCluster::new(3).unwrap();
+    cluster.create_topic("spread", 3, 1).unwrap();
+    for (partition, broker) in [(0, 1), (1, 2), (2, 3)] {
+        cluster
+            .partition_leader("spread", partition, Some(broker))
+            .unwrap();
+    }
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    wait_for(exp.port, |b| {
+        (0..3).all(|p| {
+            has(
+                b,
+                &format!(
+                    "kafka_topic_partition_current_offset{{partition=\"{p}\",topic=\"spread\"}} 0"
+                ),
+            )
+        })
+    });
+
+    cluster.broker_down(2).unwrap();
+    let body = wait_for(exp.port, |b| {
+        !b.contains("kafka_topic_partition_current_offset{partition=\"1\",topic=\"spread\"}")
+    });
+    assert!(has(&body, "kafka_up 1"), "{body}");
+    for p in [0, 2] {
+        let line =
+            format!("kafka_topic_partition_current_offset{{partition=\"{p}\",topic=\"spread\"}} 0");
+        assert!(has(&body, &line), "missing {line:?} in:\n{body}");
+    }
+    assert!(
+        has(
+            &body,
+            "kafka_topic_partition_leader{partition=\"1\",topic=\"spread\"} 2"
+        ),
+        "{body}"
+    );
+}
