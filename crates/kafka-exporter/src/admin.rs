@@ -12,22 +12,27 @@ use rdkafka_sys as rd;
 
 use crate::snapshot::GroupOffset;
 
-/// The committed offsets of `group` on `partitions` (one OffsetFetch to the group coordinator);
-/// -1 where the group has committed nothing. Sorted by topic and partition.
+/// The committed offsets of `group` (one OffsetFetch to the group coordinator): on
+/// `partitions`, with -1 where the group has committed nothing, or, with `None`, every partition
+/// the group has committed to. Sorted by topic and partition.
 pub fn list_group_offsets(
     client: &BaseConsumer,
     group: &str,
-    partitions: &[(String, i32)],
+    partitions: Option<&[(String, i32)]>,
     timeout: Duration,
 ) -> Result<Vec<GroupOffset>, String> {
-    if partitions.is_empty() {
+    if partitions.is_some_and(|p| p.is_empty()) {
         return Ok(Vec::new());
     }
     let gid = CString::new(group).map_err(|_| "group name contains NUL".to_string())?;
-    let mut tpl = TopicPartitionList::new();
-    for (t, p) in partitions {
-        tpl.add_partition(t, *p);
-    }
+    let tpl = partitions.map(|parts| {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in parts {
+            tpl.add_partition(t, *p);
+        }
+        tpl
+    });
+    let tpl_ptr = tpl.as_ref().map_or(std::ptr::null_mut(), |t| t.ptr());
     let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     let rk = client.client().native_ptr();
     let mut out = Vec::new();
@@ -36,7 +41,7 @@ pub fn list_group_offsets(
     // destroyed right after the call; the result (and the partition list inside it) belongs to
     // the event, which is read and then destroyed; the queue is destroyed last.
     unsafe {
-        let req = rd::rd_kafka_ListConsumerGroupOffsets_new(gid.as_ptr(), tpl.ptr());
+        let req = rd::rd_kafka_ListConsumerGroupOffsets_new(gid.as_ptr(), tpl_ptr);
         let opts = rd::rd_kafka_AdminOptions_new(
             rk,
             rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,

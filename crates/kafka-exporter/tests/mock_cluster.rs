@@ -140,7 +140,7 @@ fn reports_offsets_and_lag_from_mock_cluster() {
     let got = kafka_exporter::admin::list_group_offsets(
         &plain,
         "billing",
-        &[("orders".to_string(), 1), ("orders".to_string(), 0)],
+        Some(&[("orders".to_string(), 1), ("orders".to_string(), 0)]),
         Duration::from_secs(10),
     )
     .unwrap();
