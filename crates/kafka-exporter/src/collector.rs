@@ -153,6 +153,7 @@ impl Collector {
             }
         }
         view.errors_total = self.errors;
+        view.rendered = crate::snapshot::render_text(&view, &self.cfg.labels);
         self.last = view.clone();
         self.shared.set(view);
     }

@@ -40,7 +40,13 @@ impl App for KafkaApp {
     fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
         let view = self.shared.get();
         let mut out = Exposition::new();
-        snapshot::render(&view, &self.labels, &mut out);
+        if view.rendered.is_empty() {
+            // Before the first collection: only the health families.
+            snapshot::render(&view, &self.labels, &mut out);
+        } else {
+            // Rendered once per collection; a scrape only copies it.
+            out.append_text(&view.rendered);
+        }
         exporter_core::build_info(
             &mut out,
             "kafka_exporter",

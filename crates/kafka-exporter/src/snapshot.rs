@@ -72,7 +72,7 @@ impl Snapshot {
 }
 
 /// The snapshot plus the health of the collector, swapped in whole after each collection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct View {
     pub snapshot: Snapshot,
     /// Whether the last collection reached the cluster.
@@ -82,6 +82,9 @@ pub struct View {
     pub last_success: Option<f64>,
     /// Seconds the last collection took.
     pub last_duration: Option<f64>,
+    /// This view in the text format, rendered once per collection so that a scrape only copies
+    /// it (empty before the first collection).
+    pub rendered: std::sync::Arc<str>,
 }
 
 /// The constant labels plus a series' own.
@@ -92,6 +95,26 @@ fn with<'a>(
     let mut l = base.to_vec();
     l.extend_from_slice(extra);
     l
+}
+
+impl Default for View {
+    fn default() -> Self {
+        Self {
+            snapshot: Snapshot::default(),
+            up: false,
+            errors_total: 0,
+            last_success: None,
+            last_duration: None,
+            rendered: std::sync::Arc::from(""),
+        }
+    }
+}
+
+/// `view` in the text format, with `labels` (see [`render`]).
+pub fn render_text(view: &View, labels: &[(String, String)]) -> std::sync::Arc<str> {
+    let mut out = Exposition::new();
+    render(view, labels, &mut out);
+    std::sync::Arc::from(String::from_utf8_lossy(&out.to_bytes()).as_ref())
 }
 
 /// Adds every family of `view` to `out`; `labels` are `--kafka.labels`, added to every kafka_*
@@ -364,6 +387,7 @@ mod tests {
             errors_total: 3,
             last_success: Some(1_700_000_000.5),
             last_duration: Some(0.25),
+            ..View::default()
         }
     }
 
