@@ -168,6 +168,9 @@ fn reports_offsets_and_lag_from_mock_cluster() {
         has(b, "kafka_up{cluster=\"mock\"} 1")
             && b.contains("kafka_topic_partition_current_offset{")
     });
+    if let Some(path) = std::env::var_os("KAFKA_EXPORTER_TEST_DUMP") {
+        std::fs::write(path, dechunk(&body) + "\n").unwrap();
+    }
     for line in [
         "kafka_brokers{cluster=\"mock\"} 1",
         "kafka_topic_partitions{cluster=\"mock\",topic=\"orders\"} 2",
