@@ -13,7 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::cli::Config;
 use crate::lag::History;
-use crate::snapshot::{Broker, Group, Partition, Snapshot, Topic, View};
+use crate::snapshot::{Broker, Group, GroupOffset, Partition, Snapshot, Topic, View};
 
 /// Time allowed for one request to the cluster.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,7 +122,7 @@ struct Collector {
     cfg: Config,
     shared: Arc<Shared>,
     main: Option<Arc<BaseConsumer>>,
-    histories: HashMap<(String, i32), History>,
+    histories: Histories,
     errors: u64,
     last: View,
 }
@@ -350,33 +350,13 @@ impl Collector {
             crate::admin::list_group_offsets(&client, &g.name, Some(&parts), REQUEST_TIMEOUT)
         });
 
-        // High-watermark history for lag in seconds.
-        let mut seen = BTreeMap::new();
-        for t in &topics {
-            for p in &t.partitions {
-                if let Some(high) = p.newest {
-                    seen.insert((t.name.clone(), p.id), high);
-                }
-            }
-        }
-        self.histories.retain(|k, _| seen.contains_key(k));
-        for (k, high) in &seen {
-            self.histories
-                .entry(k.clone())
-                .or_insert_with(|| History::new(HISTORY_POINTS))
-                .push(now, *high);
-        }
+        record_watermarks(&mut self.histories, &topics, now);
 
         let mut out_groups = Vec::with_capacity(groups.len());
         for ((mut g, _), r) in groups.into_iter().zip(offset_results) {
             match r {
                 Ok(mut offsets) => {
-                    for o in &mut offsets {
-                        o.lag_seconds = self
-                            .histories
-                            .get(&(o.topic.clone(), o.partition))
-                            .and_then(|h| h.lag_seconds(o.committed, now));
-                    }
+                    annotate_lag_seconds(&mut offsets, &self.histories, now);
                     g.offsets = offsets;
                 }
                 Err(e) => {
@@ -426,6 +406,37 @@ pub fn batched_offsets(
             _ => None,
         })
         .collect())
+}
+
+type Histories = HashMap<(String, i32), History>;
+
+/// Adds this collection's high watermarks to the per-partition histories; partitions that are
+/// gone (or filtered out) lose theirs.
+pub fn record_watermarks(histories: &mut Histories, topics: &[Topic], now: f64) {
+    let mut seen = BTreeMap::new();
+    for t in topics {
+        for p in &t.partitions {
+            if let Some(high) = p.newest {
+                seen.insert((t.name.clone(), p.id), high);
+            }
+        }
+    }
+    histories.retain(|k, _| seen.contains_key(k));
+    for (k, high) in seen {
+        histories
+            .entry(k)
+            .or_insert_with(|| History::new(HISTORY_POINTS))
+            .push(now, high);
+    }
+}
+
+/// Sets each offset's lag in seconds from its partition's history.
+pub fn annotate_lag_seconds(offsets: &mut [GroupOffset], histories: &Histories, now: f64) {
+    for o in offsets {
+        o.lag_seconds = histories
+            .get(&(o.topic.clone(), o.partition))
+            .and_then(|h| h.lag_seconds(o.committed, now));
+    }
 }
 
 /// Runs `f` over `items` on up to `workers` threads, results in input order.
@@ -510,6 +521,40 @@ mod tests {
         );
         assert_eq!(parse_assignment(&b[..9]), vec![]);
         assert_eq!(parse_assignment(&[]), vec![]);
+    }
+
+    #[test]
+    fn lag_seconds_from_collections() {
+        let topic = |high: Option<i64>| {
+            vec![Topic {
+                name: "t".into(),
+                partitions: vec![Partition {
+                    id: 0,
+                    newest: high,
+                    ..Partition::default()
+                }],
+            }]
+        };
+        let mut h = Histories::new();
+        // Collections every 30 s; the head moves 0 -> 300 -> 600.
+        record_watermarks(&mut h, &topic(Some(0)), 1000.0);
+        record_watermarks(&mut h, &topic(Some(300)), 1030.0);
+        record_watermarks(&mut h, &topic(Some(600)), 1060.0);
+        let off = |committed| GroupOffset {
+            topic: "t".into(),
+            partition: 0,
+            committed,
+            lag_seconds: None,
+        };
+        let mut offsets = vec![off(450), off(600), off(-1), off(100)];
+        annotate_lag_seconds(&mut offsets, &h, 1060.0);
+        let got: Vec<Option<f64>> = offsets.iter().map(|o| o.lag_seconds).collect();
+        // 450 was the head at 1045 (halfway from 300 to 600); 100 at 1010.
+        assert_eq!(got, vec![Some(15.0), Some(0.0), None, Some(50.0)]);
+
+        // A partition without a watermark this time loses its history.
+        record_watermarks(&mut h, &topic(None), 1090.0);
+        assert!(h.is_empty());
     }
 
     #[test]
