@@ -349,9 +349,6 @@ impl Cli {
         if self.sasl_enabled && !self.sasl_handshake() {
             warnings.push("--no-sasl.handshake is not supported by librdkafka; the SASL handshake is always sent".into());
         }
-        if mechanism == Mechanism::Gssapi && self.sasl_enabled {
-            warnings.push("GSSAPI needs a librdkafka built with Cyrus SASL; this build has none, connections will fail".into());
-        }
 
         let tls = if self.tls_enabled {
             let file = |flag: &str, v: &str| -> Result<Option<String>, UsageError> {

@@ -100,6 +100,16 @@ pub fn client_config(cfg: &Config) -> ClientConfig {
     c
 }
 
+/// Creates (and drops) a client with the flags' settings, so that settings librdkafka rejects
+/// (a mechanism this build cannot speak, an unreadable CA or key) are a usage error at start
+/// rather than a collection error forever. Nothing is connected yet.
+pub fn check_client_config(cfg: &Config) -> Result<(), String> {
+    client_config(cfg)
+        .create::<BaseConsumer>()
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// Runs collections forever on the calling thread.
 pub fn run(cfg: Config, shared: Arc<Shared>) {
     let mut c = Collector {
@@ -555,6 +565,48 @@ mod tests {
         // A partition without a watermark this time loses its history.
         record_watermarks(&mut h, &topic(None), 1090.0);
         assert!(h.is_empty());
+    }
+
+    fn cfg(args: &[&str]) -> Config {
+        let mut argv = vec!["kafka-exporter"];
+        argv.extend_from_slice(args);
+        crate::Cli::parse_from(argv).unwrap().config().unwrap()
+    }
+
+    #[test]
+    fn librdkafka_accepts_the_security_settings() {
+        check_client_config(&cfg(&[])).unwrap();
+        check_client_config(&cfg(&[
+            "--sasl.enabled",
+            "--sasl.mechanism=scram-sha512",
+            "--sasl.username=u",
+            "--sasl.password=p",
+            "--tls.enabled",
+            "--tls.insecure-skip-tls-verify",
+        ]))
+        .unwrap();
+        check_client_config(&cfg(&[
+            "--sasl.enabled",
+            "--sasl.mechanism=plain",
+            "--sasl.username=u",
+            "--sasl.password=p",
+        ]))
+        .unwrap();
+        // librdkafka wants both for PLAIN and SCRAM.
+        let e =
+            check_client_config(&cfg(&["--sasl.enabled", "--sasl.mechanism=plain"])).unwrap_err();
+        assert!(e.contains("sasl.username"), "{e}");
+        // No Cyrus SASL in this build.
+        let e =
+            check_client_config(&cfg(&["--sasl.enabled", "--sasl.mechanism=gssapi"])).unwrap_err();
+        assert!(e.contains("GSSAPI"), "{e}");
+        // A CA file that is not PEM.
+        let dir = std::env::temp_dir().join(format!("kx-ca-{}", std::process::id()));
+        std::fs::write(&dir, "not a certificate").unwrap();
+        let ca = format!("--tls.ca-file={}", dir.display());
+        let r = check_client_config(&cfg(&["--tls.enabled", &ca]));
+        std::fs::remove_file(&dir).unwrap();
+        assert!(r.is_err());
     }
 
     #[test]

@@ -92,6 +92,8 @@ impl App for KafkaApp {
 pub fn run(cli: Cli) -> Result<(), RunError> {
     let settings = Settings::from_args(&cli.web, landing())?;
     let cfg = cli.config()?;
+    collector::check_client_config(&cfg)
+        .map_err(|e| UsageError::new(format!("Kafka client settings: {e}")))?;
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
