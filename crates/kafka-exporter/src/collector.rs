@@ -360,7 +360,28 @@ impl Collector {
             crate::admin::list_group_offsets(&client, &g.name, Some(&parts), REQUEST_TIMEOUT)
         });
 
-        record_watermarks(&mut self.histories, &topics, now);
+        // History only for partitions some group has committed to: that bounds its memory by
+        // what is consumed, not by the size of the cluster. When listing groups failed, keep
+        // every history we have.
+        let consumed: std::collections::HashSet<(&str, i32)> = offset_results
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|o| o.committed >= 0)
+            .map(|o| (o.topic.as_str(), o.partition))
+            .collect();
+        let histories = &mut self.histories;
+        let known: std::collections::HashSet<(String, i32)> = if groups_failed {
+            histories.keys().cloned().collect()
+        } else {
+            Default::default()
+        };
+        record_watermarks(
+            histories,
+            &topics,
+            |t, p| consumed.contains(&(t, p)) || known.contains(&(t.to_string(), p)),
+            now,
+        );
 
         let mut out_groups = Vec::with_capacity(groups.len());
         for ((mut g, _), r) in groups.into_iter().zip(offset_results) {
@@ -420,12 +441,20 @@ pub fn batched_offsets(
 
 type Histories = HashMap<(String, i32), History>;
 
-/// Adds this collection's high watermarks to the per-partition histories; partitions that are
-/// gone (or filtered out) lose theirs.
-pub fn record_watermarks(histories: &mut Histories, topics: &[Topic], now: f64) {
+/// Adds this collection's high watermarks to the histories of the partitions `keep` selects;
+/// other partitions (gone, filtered out, not consumed) lose theirs.
+pub fn record_watermarks(
+    histories: &mut Histories,
+    topics: &[Topic],
+    keep: impl Fn(&str, i32) -> bool,
+    now: f64,
+) {
     let mut seen = BTreeMap::new();
     for t in topics {
         for p in &t.partitions {
+            if !keep(&t.name, p.id) {
+                continue;
+            }
             if let Some(high) = p.newest {
                 seen.insert((t.name.clone(), p.id), high);
             }
@@ -547,9 +576,9 @@ mod tests {
         };
         let mut h = Histories::new();
         // Collections every 30 s; the head moves 0 -> 300 -> 600.
-        record_watermarks(&mut h, &topic(Some(0)), 1000.0);
-        record_watermarks(&mut h, &topic(Some(300)), 1030.0);
-        record_watermarks(&mut h, &topic(Some(600)), 1060.0);
+        record_watermarks(&mut h, &topic(Some(0)), |_, _| true, 1000.0);
+        record_watermarks(&mut h, &topic(Some(300)), |_, _| true, 1030.0);
+        record_watermarks(&mut h, &topic(Some(600)), |_, _| true, 1060.0);
         let off = |committed| GroupOffset {
             topic: "t".into(),
             partition: 0,
@@ -563,7 +592,12 @@ mod tests {
         assert_eq!(got, vec![Some(15.0), Some(0.0), None, Some(50.0)]);
 
         // A partition without a watermark this time loses its history.
-        record_watermarks(&mut h, &topic(None), 1090.0);
+        record_watermarks(&mut h, &topic(None), |_, _| true, 1090.0);
+        assert!(h.is_empty());
+        // Nor does a partition no group consumes.
+        record_watermarks(&mut h, &topic(Some(5)), |_, _| true, 1100.0);
+        assert_eq!(h.len(), 1);
+        record_watermarks(&mut h, &topic(Some(6)), |_, _| false, 1110.0);
         assert!(h.is_empty());
     }
 
