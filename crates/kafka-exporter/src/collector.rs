@@ -310,12 +310,15 @@ impl Collector {
                     }
                     let assigned: Vec<(String, i32)> = if self.cfg.offset_show_all {
                         Vec::new()
-                    } else {
+                    } else if g.protocol_type() == "consumer" {
                         g.members()
                             .iter()
                             .filter_map(|m| m.assignment())
                             .flat_map(parse_assignment)
                             .collect()
+                    } else {
+                        // Connect workers and other protocols assign something else.
+                        Vec::new()
                     };
                     groups.push((
                         Group {
