@@ -296,3 +296,41 @@ fn one_broker_down_costs_only_its_partitions() {
         "{body}"
     );
 }
+
+#[test]
+fn scrapes_do_not_wait_on_a_slow_cluster() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("slow", 1, 1).unwrap();
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    wait_for(exp.port, |b| {
+        has(b, "kafka_topic_partitions{topic=\"slow\"} 1")
+    });
+
+    // Every request now takes 3 s; collections slow down, scrapes must not.
+    cluster
+        .broker_round_trip_time(1, Duration::from_secs(3))
+        .unwrap();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let (status, body) = get(exp.port, "/metrics").unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            has(&body, "kafka_topic_partitions{topic=\"slow\"} 1"),
+            "{body}"
+        );
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let body = wait_for(exp.port, |b| {
+        dechunk(b).lines().any(|l| {
+            l.strip_prefix("kafka_exporter_collection_duration_seconds ")
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v >= 3.0)
+        })
+    });
+    assert!(has(&body, "kafka_up 1"), "{body}");
+}
