@@ -152,7 +152,7 @@ impl Collector {
         view.last_duration = Some(started.elapsed().as_secs_f64());
         match result {
             Ok(snapshot) => {
-                view.snapshot = snapshot;
+                view.snapshot = Arc::new(snapshot);
                 view.up = true;
                 view.last_success = Some(now);
             }

@@ -74,7 +74,8 @@ impl Snapshot {
 /// The snapshot plus the health of the collector, swapped in whole after each collection.
 #[derive(Debug, Clone)]
 pub struct View {
-    pub snapshot: Snapshot,
+    /// Shared between successive views, so a failed collection does not copy it.
+    pub snapshot: std::sync::Arc<Snapshot>,
     /// Whether the last collection reached the cluster.
     pub up: bool,
     pub errors_total: u64,
@@ -100,7 +101,7 @@ fn with<'a>(
 impl Default for View {
     fn default() -> Self {
         Self {
-            snapshot: Snapshot::default(),
+            snapshot: std::sync::Arc::default(),
             up: false,
             errors_total: 0,
             last_success: None,
@@ -337,7 +338,7 @@ mod tests {
 
     fn view() -> View {
         View {
-            snapshot: Snapshot {
+            snapshot: std::sync::Arc::new(Snapshot {
                 brokers: vec![Broker {
                     id: 1,
                     address: "b1:9092".into(),
@@ -382,7 +383,7 @@ mod tests {
                         },
                     ],
                 }],
-            },
+            }),
             up: true,
             errors_total: 3,
             last_success: Some(1_700_000_000.5),
@@ -482,8 +483,9 @@ kafka_up 1
     #[test]
     fn constant_labels_and_unconsumed_topics() {
         let mut v = view();
-        v.snapshot.groups[0].offsets[0].committed = -1;
-        v.snapshot.groups[0].offsets[0].lag_seconds = None;
+        let s = std::sync::Arc::make_mut(&mut v.snapshot);
+        s.groups[0].offsets[0].committed = -1;
+        s.groups[0].offsets[0].lag_seconds = None;
         let got = text(&v, &[("cluster".into(), "prod".into())]);
         assert!(got.contains("kafka_brokers{cluster=\"prod\"} 1\n"), "{got}");
         assert!(got.contains(
