@@ -122,7 +122,12 @@ pub fn run(cfg: Config, shared: Arc<Shared>) {
     };
     loop {
         let start = Instant::now();
-        c.collect_once();
+        // A bug in one collection must not stop the next ones (the view would go stale and
+        // /healthz would say so, but nothing would recover).
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.collect_once())).is_err() {
+            tracing::error!("collection panicked; retrying at the next interval");
+            c.errors += 1;
+        }
         let next = start + c.cfg.interval;
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
