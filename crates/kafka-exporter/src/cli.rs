@@ -1,0 +1,622 @@
+//! The command line, spelled as danielqsj/kafka_exporter 1.9 spells it (kingpin flags, so every
+//! boolean also has a `--no-` form), and its validation into a [`Config`].
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Parser;
+use exporter_core::cli::{LogArgs, UsageError, WebArgs};
+use regex::Regex;
+
+/// kafka_exporter's port.
+pub const DEFAULT_LISTEN: &str = ":9308";
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "kafka-exporter",
+    version,
+    about = "Prometheus exporter for Kafka (drop-in for danielqsj/kafka_exporter); collects in the background."
+)]
+pub struct Cli {
+    /// Address (host:port) of Kafka server. Repeatable.
+    #[arg(
+        long = "kafka.server",
+        default_value = "kafka:9092",
+        value_name = "ADDRESS"
+    )]
+    pub kafka_server: Vec<String>,
+
+    /// Kafka broker version (accepted for compatibility; the client negotiates API versions).
+    #[arg(long = "kafka.version", default_value = "2.0.0")]
+    pub kafka_version: String,
+
+    /// Kafka cluster name: constant labels `k=v,k2=v2` added to every kafka_* series.
+    #[arg(long = "kafka.labels", default_value = "")]
+    pub kafka_labels: String,
+
+    /// Metadata refresh interval; also the background collection interval (Go duration).
+    #[arg(
+        long = "refresh.metadata",
+        default_value = "30s",
+        value_name = "DURATION"
+    )]
+    pub refresh_metadata: String,
+
+    /// If true, the broker may auto-create topics that we requested which do not already exist.
+    #[arg(long = "kafka.allow-auto-topic-creation")]
+    pub allow_auto_topic_creation: bool,
+
+    /// Connect using SASL.
+    #[arg(long = "sasl.enabled")]
+    pub sasl_enabled: bool,
+
+    /// Only set this to false if using a non-Kafka SASL proxy, default is true.
+    #[arg(long = "sasl.handshake", overrides_with = "no_sasl_handshake")]
+    sasl_handshake: bool,
+    #[arg(
+        long = "no-sasl.handshake",
+        hide = true,
+        overrides_with = "sasl_handshake"
+    )]
+    no_sasl_handshake: bool,
+
+    /// SASL user name.
+    #[arg(long = "sasl.username", default_value = "")]
+    pub sasl_username: String,
+
+    /// SASL user password.
+    #[arg(
+        long = "sasl.password",
+        env = "SASL_USER_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub sasl_password: String,
+
+    /// SASL mechanism: plain, scram-sha256, scram-sha512, gssapi or oauthbearer.
+    #[arg(long = "sasl.mechanism", default_value = "")]
+    pub sasl_mechanism: String,
+
+    /// Service name when using Kerberos auth.
+    #[arg(long = "sasl.service-name", default_value = "")]
+    pub sasl_service_name: String,
+
+    /// Kerberos config path.
+    #[arg(long = "sasl.kerberos-config-path", default_value = "")]
+    pub sasl_kerberos_config_path: String,
+
+    /// Kerberos realm.
+    #[arg(long = "sasl.realm", default_value = "")]
+    pub sasl_realm: String,
+
+    /// Kerberos auth type. Either 'keytabAuth' or 'userAuth'.
+    #[arg(long = "sasl.kerberos-auth-type", default_value = "")]
+    pub sasl_kerberos_auth_type: String,
+
+    /// Kerberos keytab file path.
+    #[arg(long = "sasl.keytab-path", default_value = "")]
+    pub sasl_keytab_path: String,
+
+    /// Configure the Kerberos client to not use PA_FX_FAST.
+    #[arg(long = "sasl.disable-PA-FX-FAST")]
+    pub sasl_disable_pa_fx_fast: bool,
+
+    /// Connect to Kafka using TLS.
+    #[arg(long = "tls.enabled")]
+    pub tls_enabled: bool,
+
+    /// Used to verify the hostname on the returned certificates.
+    #[arg(long = "tls.server-name", default_value = "")]
+    pub tls_server_name: String,
+
+    /// The optional certificate authority file for Kafka TLS client authentication.
+    #[arg(long = "tls.ca-file", default_value = "")]
+    pub tls_ca_file: String,
+
+    /// The optional certificate file for Kafka client authentication.
+    #[arg(long = "tls.cert-file", default_value = "")]
+    pub tls_cert_file: String,
+
+    /// The optional key file for Kafka client authentication.
+    #[arg(long = "tls.key-file", default_value = "")]
+    pub tls_key_file: String,
+
+    /// If true, the server's certificate will not be checked for validity.
+    #[arg(long = "tls.insecure-skip-tls-verify")]
+    pub tls_insecure_skip_verify: bool,
+
+    /// Upstream's own web-server TLS; use --web.config.file instead.
+    #[arg(long = "server.tls.enabled", hide = true)]
+    pub server_tls_enabled: bool,
+    #[arg(long = "server.tls.mutual-auth-enabled", hide = true)]
+    pub server_tls_mutual_auth: bool,
+    #[arg(long = "server.tls.ca-file", default_value = "", hide = true)]
+    pub server_tls_ca_file: String,
+    #[arg(long = "server.tls.cert-file", default_value = "", hide = true)]
+    pub server_tls_cert_file: String,
+    #[arg(long = "server.tls.key-file", default_value = "", hide = true)]
+    pub server_tls_key_file: String,
+
+    /// ZooKeeper lag (not supported: KRaft only). Accepted and ignored with a warning.
+    #[arg(long = "use.consumelag.zookeeper")]
+    pub use_zookeeper_lag: bool,
+
+    /// ZooKeeper servers (not supported: KRaft only). Accepted and ignored with a warning.
+    #[arg(long = "zookeeper.server", default_value = "localhost:2181")]
+    pub zookeeper_server: Vec<String>,
+
+    /// Regex that determines which topics to collect.
+    #[arg(long = "topic.filter", default_value = ".*")]
+    pub topic_filter: String,
+
+    /// Regex that determines which topics to exclude.
+    #[arg(long = "topic.exclude", default_value = "^$")]
+    pub topic_exclude: String,
+
+    /// Regex that determines which consumer groups to collect.
+    #[arg(long = "group.filter", default_value = ".*")]
+    pub group_filter: String,
+
+    /// Regex that determines which consumer groups to exclude.
+    #[arg(long = "group.exclude", default_value = "^$")]
+    pub group_exclude: String,
+
+    /// Whether show the offset/lag for all consumer group, otherwise, only show connected
+    /// consumer groups, default is true.
+    #[arg(long = "offset.show-all", overrides_with = "no_offset_show_all")]
+    offset_show_all: bool,
+    #[arg(
+        long = "no-offset.show-all",
+        hide = true,
+        overrides_with = "offset_show_all"
+    )]
+    no_offset_show_all: bool,
+
+    /// Accepted for compatibility: scrapes always share the background snapshot.
+    #[arg(long = "concurrent.enable")]
+    pub concurrent_enable: bool,
+
+    /// Number of topic workers: the bound on concurrent offset requests.
+    #[arg(long = "topic.workers", default_value_t = 100)]
+    pub topic_workers: usize,
+
+    /// Verbosity log level (klog; accepted, use --log.level).
+    #[arg(long = "verbosity", default_value_t = 0)]
+    pub verbosity: i32,
+
+    /// Turn on Sarama logging (accepted; there is no Sarama here).
+    #[arg(long = "log.enable-sarama")]
+    pub log_enable_sarama: bool,
+
+    #[command(flatten)]
+    pub web: WebArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The SASL mechanisms we can speak, in librdkafka's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+    Gssapi,
+    OAuthBearer,
+}
+
+impl Mechanism {
+    pub fn librdkafka_name(self) -> &'static str {
+        match self {
+            Self::Plain => "PLAIN",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::Gssapi => "GSSAPI",
+            Self::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+}
+
+/// Parses `--sasl.mechanism` case-insensitively, as upstream does. Empty means PLAIN.
+pub fn parse_mechanism(s: &str) -> Result<Mechanism, UsageError> {
+    match s.to_ascii_lowercase().as_str() {
+        "" | "plain" => Ok(Mechanism::Plain),
+        "scram-sha256" => Ok(Mechanism::ScramSha256),
+        "scram-sha512" => Ok(Mechanism::ScramSha512),
+        "gssapi" => Ok(Mechanism::Gssapi),
+        "oauthbearer" => Ok(Mechanism::OAuthBearer),
+        "awsiam" | "aws-msk-iam" => Err(UsageError::new(
+            "--sasl.mechanism: \"awsiam\" is not supported (use SCRAM with MSK)",
+        )),
+        other => Err(UsageError::new(format!(
+            "--sasl.mechanism: invalid sasl mechanism {other:?}: can only be \"scram-sha256\", \"scram-sha512\", \"gssapi\", \"oauthbearer\" or \"plain\""
+        ))),
+    }
+}
+
+/// Everything the collector needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub servers: Vec<String>,
+    /// Constant labels, sorted by name.
+    pub labels: Vec<(String, String)>,
+    pub interval: Duration,
+    pub sasl: Option<(Mechanism, String, String)>,
+    pub sasl_service_name: String,
+    pub tls: Option<TlsConfig>,
+    pub topic_filter: Regex,
+    pub topic_exclude: Regex,
+    pub group_filter: Regex,
+    pub group_exclude: Regex,
+    pub offset_show_all: bool,
+    pub workers: usize,
+    pub allow_auto_topic_creation: bool,
+    /// Messages for flags we accept but ignore (logged once at start).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure_skip_verify: bool,
+    pub server_name: Option<String>,
+}
+
+impl Cli {
+    pub fn parse_from_env() -> Result<Self, UsageError> {
+        Self::parse_from(std::env::args_os())
+    }
+
+    pub fn parse_from<I>(argv: I) -> Result<Self, UsageError>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString> + Clone,
+    {
+        let (cli, _) = exporter_core::cli::parse::<Cli, _>(argv, DEFAULT_LISTEN, |c| c)?;
+        Ok(cli)
+    }
+
+    /// `--sasl.handshake`, default true.
+    pub fn sasl_handshake(&self) -> bool {
+        self.sasl_handshake || !self.no_sasl_handshake
+    }
+
+    /// `--offset.show-all`, default true.
+    pub fn offset_show_all(&self) -> bool {
+        self.offset_show_all || !self.no_offset_show_all
+    }
+
+    /// Checks every flag; any problem is one line naming the flag.
+    pub fn config(&self) -> Result<Config, UsageError> {
+        let mut warnings = Vec::new();
+        let re = |flag: &str, v: &str| {
+            Regex::new(v).map_err(|e| {
+                let msg = e.to_string();
+                let last = msg.lines().last().unwrap_or("invalid regex").trim();
+                UsageError::new(format!(
+                    "--{flag}: invalid regular expression {v:?}: {last}"
+                ))
+            })
+        };
+        let topic_filter = re("topic.filter", &self.topic_filter)?;
+        let topic_exclude = re("topic.exclude", &self.topic_exclude)?;
+        let group_filter = re("group.filter", &self.group_filter)?;
+        let group_exclude = re("group.exclude", &self.group_exclude)?;
+
+        let interval = parse_go_duration(&self.refresh_metadata)
+            .map_err(|e| UsageError::new(format!("--refresh.metadata: {e}")))?;
+        if interval.is_zero() {
+            return Err(UsageError::new(
+                "--refresh.metadata: must be greater than 0",
+            ));
+        }
+
+        let servers: Vec<String> = self
+            .kafka_server
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if servers.is_empty() {
+            return Err(UsageError::new("--kafka.server: no address given"));
+        }
+
+        if !self
+            .kafka_version
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(UsageError::new(format!(
+                "--kafka.version: invalid version {:?}",
+                self.kafka_version
+            )));
+        }
+
+        // Validated even when SASL is off, so a typo does not wait for the day it is turned on.
+        let mechanism = parse_mechanism(&self.sasl_mechanism)?;
+        let sasl = self.sasl_enabled.then(|| {
+            (
+                mechanism,
+                self.sasl_username.clone(),
+                self.sasl_password.clone(),
+            )
+        });
+        if self.sasl_enabled && !self.sasl_handshake() {
+            warnings.push("--no-sasl.handshake is not supported by librdkafka; the SASL handshake is always sent".into());
+        }
+
+        let tls = if self.tls_enabled {
+            let file = |flag: &str, v: &str| -> Result<Option<String>, UsageError> {
+                if v.is_empty() {
+                    return Ok(None);
+                }
+                std::fs::File::open(Path::new(v))
+                    .map_err(|e| UsageError::new(format!("--{flag}: cannot read {v:?}: {e}")))?;
+                Ok(Some(v.to_string()))
+            };
+            let ca_file = file("tls.ca-file", &self.tls_ca_file)?;
+            let cert_file = file("tls.cert-file", &self.tls_cert_file)?;
+            let key_file = file("tls.key-file", &self.tls_key_file)?;
+            if cert_file.is_some() != key_file.is_some() {
+                return Err(UsageError::new(
+                    "--tls.cert-file and --tls.key-file must be supplied as a pair",
+                ));
+            }
+            let server_name = (!self.tls_server_name.is_empty()).then(|| {
+                warnings.push(
+                    "--tls.server-name is not supported by librdkafka; the broker's host name is verified".into(),
+                );
+                self.tls_server_name.clone()
+            });
+            Some(TlsConfig {
+                ca_file,
+                cert_file,
+                key_file,
+                insecure_skip_verify: self.tls_insecure_skip_verify,
+                server_name,
+            })
+        } else {
+            None
+        };
+
+        if self.server_tls_enabled {
+            return Err(UsageError::new(
+                "--server.tls.enabled is not supported: serve TLS with --web.config.file",
+            ));
+        }
+        if self.use_zookeeper_lag {
+            warnings.push(
+                "--use.consumelag.zookeeper is ignored: ZooKeeper is not supported (KRaft only)"
+                    .into(),
+            );
+        }
+        if self.zookeeper_server != ["localhost:2181"] {
+            warnings.push(
+                "--zookeeper.server is ignored: ZooKeeper is not supported (KRaft only)".into(),
+            );
+        }
+        if self.concurrent_enable {
+            warnings.push(
+                "--concurrent.enable is ignored: scrapes always serve the background snapshot"
+                    .into(),
+            );
+        }
+
+        Ok(Config {
+            servers,
+            labels: parse_labels(&self.kafka_labels),
+            interval,
+            sasl,
+            sasl_service_name: self.sasl_service_name.clone(),
+            tls,
+            topic_filter,
+            topic_exclude,
+            group_filter,
+            group_exclude,
+            offset_show_all: self.offset_show_all(),
+            workers: self.topic_workers.max(1),
+            allow_auto_topic_creation: self.allow_auto_topic_creation,
+            warnings,
+        })
+    }
+}
+
+/// `k=v,k2=v2` as upstream reads it: pairs without `=` are skipped; the last value of a repeated
+/// name wins. Sorted by name.
+pub fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut map = std::collections::BTreeMap::new();
+    for pair in s.split(',') {
+        let mut parts = pair.split('=');
+        if let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+            map.insert(k.to_string(), v.to_string());
+        }
+    }
+    map.into_iter().collect()
+}
+
+/// A Go `time.ParseDuration` string ("30s", "1m30s", "1.5h", "500ms").
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {s:?}");
+    let mut rest = s.trim();
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut secs = 0.0f64;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        secs += value * scale;
+        rest = &rest[unit_end..];
+    }
+    if !secs.is_finite() || secs > 1e10 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str]) -> Result<Config, UsageError> {
+        let mut argv = vec!["kafka-exporter"];
+        argv.extend_from_slice(args);
+        Cli::parse_from(argv)?.config()
+    }
+
+    #[test]
+    fn defaults_match_upstream() {
+        let c = Cli::parse_from(["k"]).unwrap();
+        assert_eq!(c.kafka_server, vec!["kafka:9092"]);
+        assert_eq!(c.web.listen_addresses, vec![":9308"]);
+        assert_eq!(c.web.telemetry_path, "/metrics");
+        assert_eq!(c.kafka_version, "2.0.0");
+        assert_eq!(c.topic_workers, 100);
+        assert!(c.sasl_handshake());
+        assert!(c.offset_show_all());
+        assert!(!c.sasl_enabled && !c.tls_enabled && !c.concurrent_enable);
+        let cfg = c.config().unwrap();
+        assert_eq!(cfg.interval, Duration::from_secs(30));
+        assert!(cfg.topic_filter.is_match("anything"));
+        assert!(cfg.topic_exclude.is_match("") && !cfg.topic_exclude.is_match("x"));
+        assert!(cfg.sasl.is_none() && cfg.tls.is_none());
+        assert!(cfg.warnings.is_empty());
+    }
+
+    #[test]
+    fn repeated_servers_and_negations() {
+        let c = Cli::parse_from([
+            "k",
+            "--kafka.server=a:9092",
+            "--kafka.server",
+            "b:9092",
+            "--no-offset.show-all",
+            "--no-sasl.handshake",
+            "--sasl.handshake",
+            "--sasl.enabled",
+            "--no-sasl.enabled",
+        ])
+        .unwrap();
+        assert_eq!(c.kafka_server, vec!["a:9092", "b:9092"]);
+        assert!(!c.offset_show_all());
+        assert!(c.sasl_handshake());
+        assert!(!c.sasl_enabled);
+        let c = Cli::parse_from(["k", "--offset.show-all", "--no-offset.show-all"]).unwrap();
+        assert!(!c.offset_show_all());
+        let c = Cli::parse_from(["k", "--no-offset.show-all", "--offset.show-all"]).unwrap();
+        assert!(c.offset_show_all());
+    }
+
+    #[test]
+    fn bad_regex_is_one_line() {
+        for flag in [
+            "topic.filter",
+            "topic.exclude",
+            "group.filter",
+            "group.exclude",
+        ] {
+            let e = cfg(&[&format!("--{flag}=(")]).unwrap_err();
+            assert!(e.0.starts_with(&format!("--{flag}: ")), "{e}");
+            assert!(!e.0.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn mechanisms() {
+        assert_eq!(
+            parse_mechanism("SCRAM-SHA512").unwrap(),
+            Mechanism::ScramSha512
+        );
+        assert_eq!(
+            parse_mechanism("scram-sha256").unwrap(),
+            Mechanism::ScramSha256
+        );
+        assert_eq!(parse_mechanism("").unwrap(), Mechanism::Plain);
+        assert_eq!(
+            parse_mechanism("OAUTHBEARER").unwrap(),
+            Mechanism::OAuthBearer
+        );
+        let e = cfg(&["--sasl.enabled", "--sasl.mechanism=md5"]).unwrap_err();
+        assert!(e.0.contains("invalid sasl mechanism \"md5\""), "{e}");
+        assert!(!e.0.contains('\n'));
+        let e = cfg(&["--sasl.mechanism=awsiam"]).unwrap_err();
+        assert!(e.0.contains("not supported"), "{e}");
+        let c = cfg(&[
+            "--sasl.enabled",
+            "--sasl.mechanism=scram-sha512",
+            "--sasl.username=u",
+            "--sasl.password=p",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.sasl,
+            Some((Mechanism::ScramSha512, "u".to_string(), "p".to_string()))
+        );
+    }
+
+    #[test]
+    fn tls_files_must_exist() {
+        let e = cfg(&["--tls.enabled", "--tls.ca-file=/nonexistent/ca.pem"]).unwrap_err();
+        assert!(e.0.starts_with("--tls.ca-file: cannot read"), "{e}");
+        assert!(!e.0.contains('\n'));
+        let e = cfg(&["--tls.enabled", "--tls.cert-file=/nonexistent/c.pem"]).unwrap_err();
+        assert!(e.0.starts_with("--tls.cert-file"), "{e}");
+        // Only checked when TLS is on, as upstream does.
+        cfg(&["--tls.ca-file=/nonexistent/ca.pem"]).unwrap();
+        let c = cfg(&["--tls.enabled", "--tls.insecure-skip-tls-verify"]).unwrap();
+        assert!(c.tls.unwrap().insecure_skip_verify);
+    }
+
+    #[test]
+    fn zookeeper_flags_warn() {
+        let c = cfg(&["--use.consumelag.zookeeper", "--zookeeper.server=zk:2181"]).unwrap();
+        assert_eq!(c.warnings.len(), 2);
+        assert!(c.warnings.iter().all(|w| w.contains("ZooKeeper")));
+    }
+
+    #[test]
+    fn labels_and_durations() {
+        assert_eq!(
+            parse_labels("cluster=prod,dc=a,bogus"),
+            vec![
+                ("cluster".to_string(), "prod".to_string()),
+                ("dc".to_string(), "a".to_string())
+            ]
+        );
+        assert!(parse_labels("").is_empty());
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_go_duration("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert!(parse_go_duration("30").is_err());
+        assert!(parse_go_duration("soon").is_err());
+        let e = cfg(&["--refresh.metadata=soon"]).unwrap_err();
+        assert!(e.0.starts_with("--refresh.metadata"), "{e}");
+        assert!(cfg(&["--kafka.version=2.x"]).is_err());
+        assert!(cfg(&["--kafka.version=3.7.0"]).is_ok());
+    }
+}

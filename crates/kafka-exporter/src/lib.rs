@@ -1,0 +1,136 @@
+//! A drop-in replacement for danielqsj/kafka_exporter.
+//!
+//! Same families, labels and flags as kafka_exporter 1.9, but collection runs in the background
+//! every `--refresh.metadata` ([`collector`]) and a scrape serves the last complete snapshot
+//! ([`snapshot`]), so scrapes never wait on Kafka and a lost cluster never stops the exporter.
+
+// Tests may unwrap: a panic there is a failed assertion.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod admin;
+pub mod cli;
+pub mod collector;
+pub mod lag;
+pub mod snapshot;
+
+use std::sync::Arc;
+
+pub use cli::Cli;
+use exporter_core::cli::UsageError;
+use exporter_core::server::{self, App, HttpError, Landing, ScrapeFuture, ScrapeRequest, Settings};
+use exporter_core::{BuildInfo, Exposition};
+
+/// Why `run` stopped: a usage problem (exit 64) or a failure while running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Fatal(#[from] anyhow::Error),
+}
+
+/// The HTTP side: renders the last view.
+pub struct KafkaApp {
+    shared: Arc<collector::Shared>,
+    labels: Vec<(String, String)>,
+    interval: std::time::Duration,
+}
+
+impl App for KafkaApp {
+    fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
+        let view = self.shared.get();
+        let mut out = Exposition::new();
+        if view.rendered.is_empty() {
+            // Before the first collection: only the health families.
+            snapshot::render(&view, &self.labels, &mut out);
+        } else {
+            // Rendered once per collection; a scrape only copies it.
+            out.append_text(&view.rendered);
+        }
+        exporter_core::build_info(
+            &mut out,
+            "kafka_exporter",
+            &BuildInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                revision: "unknown",
+                branch: "unknown",
+            },
+        );
+        Box::pin(async move { Ok::<_, HttpError>(out) })
+    }
+
+    /// 200 when the last collection reached the cluster and is recent (within three
+    /// intervals), 503 with the reason otherwise.
+    fn health(&self) -> (u16, String) {
+        let view = self.shared.get();
+        if view.last_duration.is_none() {
+            return (503, "no collection yet\n".to_string());
+        }
+        if !view.up {
+            return (
+                503,
+                "Kafka unreachable: last collection failed\n".to_string(),
+            );
+        }
+        let age = view.last_success.map(|t| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+                - t
+        });
+        match age {
+            Some(a) if a <= 3.0 * self.interval.as_secs_f64() + 30.0 => {
+                (200, format!("OK: last collection {a:.1}s ago\n"))
+            }
+            Some(a) => (503, format!("stale: last collection {a:.1}s ago\n")),
+            None => (503, "no collection yet\n".to_string()),
+        }
+    }
+}
+
+/// Validates the flags, starts the collector, binds and serves until SIGTERM or SIGINT.
+pub fn run(cli: Cli) -> Result<(), RunError> {
+    let settings = Settings::from_args(&cli.web, landing())?;
+    let cfg = cli.config()?;
+    collector::check_client_config(&cfg)
+        .map_err(|e| UsageError::new(format!("Kafka client settings: {e}")))?;
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    let listeners = settings.bind()?;
+    let shared = Arc::new(collector::Shared::default());
+    let app = KafkaApp {
+        shared: Arc::clone(&shared),
+        labels: cfg.labels.clone(),
+        interval: cfg.interval,
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        servers = %cfg.servers.join(","),
+        "Starting kafka-exporter"
+    );
+    std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || collector::run(cfg, shared))
+        .map_err(anyhow::Error::from)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    rt.block_on(server::serve(
+        listeners,
+        settings,
+        Arc::new(app),
+        server::shutdown_signal(),
+    ))?;
+    Ok(())
+}
+
+/// The landing page text.
+pub fn landing() -> Landing {
+    Landing {
+        name: "Kafka Exporter",
+        description: "Prometheus Kafka Exporter (Rust, drop-in for danielqsj/kafka_exporter)",
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}

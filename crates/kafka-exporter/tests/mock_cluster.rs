@@ -1,0 +1,336 @@
+//! End to end: the real binary against librdkafka's in-process mock cluster.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+struct Exporter {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(servers: &str, extra: &[&str]) -> Exporter {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_kafka-exporter"))
+        .arg(format!("--kafka.server={servers}"))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--refresh.metadata=1s")
+        .arg("--log.level=warn")
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("KAFKA_EXPORTER_TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .unwrap();
+    Exporter { child, port }
+}
+
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.get(9..12)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// Scrapes until `pred` holds, for up to 30 s; returns the last body.
+fn wait_for(port: u16, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Some((200, body)) = get(port, "/metrics") {
+            if pred(&body) {
+                return body;
+            }
+            last = body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("condition not met; last scrape:\n{last}");
+}
+
+fn dechunk(body: &str) -> String {
+    // hyper may answer chunked; keep only the lines that look like the exposition format.
+    body.lines()
+        .filter(|l| l.starts_with('#') || l.starts_with("kafka_") || l.starts_with("process_"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn has(body: &str, line: &str) -> bool {
+    dechunk(body).lines().any(|l| l == line)
+}
+
+#[test]
+fn reports_offsets_and_lag_from_mock_cluster() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("orders", 2, 1).unwrap();
+    let servers = cluster.bootstrap_servers();
+
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .create()
+        .unwrap();
+    for (partition, n) in [(0, 5), (1, 3)] {
+        for i in 0..n {
+            let payload = format!("m{i}");
+            producer
+                .send(
+                    BaseRecord::<(), _>::to("orders")
+                        .partition(partition)
+                        .payload(&payload),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .set("group.id", "billing")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("orders", 0, Offset::Offset(3))
+        .unwrap();
+    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+
+    // The committed-offset path the collector uses for each group: the admin API on a client
+    // without a group.id, one OffsetFetch.
+    let plain: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .create()
+        .unwrap();
+    let got = kafka_exporter::admin::list_group_offsets(
+        &plain,
+        "billing",
+        Some(&[("orders".to_string(), 1), ("orders".to_string(), 0)]),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let got: Vec<(String, i32, i64)> = got
+        .into_iter()
+        .map(|o| (o.topic, o.partition, o.committed))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("orders".to_string(), 0, 3), ("orders".to_string(), 1, -1)]
+    );
+
+    // Watermarks in one ListOffsets per leader.
+    let parts = [("orders".to_string(), 0), ("orders".to_string(), 1)];
+    let high = kafka_exporter::collector::batched_offsets(&plain, &parts, Offset::End).unwrap();
+    assert_eq!(high.get(&parts[0]), Some(&5));
+    assert_eq!(high.get(&parts[1]), Some(&3));
+    let low =
+        kafka_exporter::collector::batched_offsets(&plain, &parts, Offset::Beginning).unwrap();
+    assert_eq!(low.get(&parts[0]), Some(&0));
+    assert_eq!(low.get(&parts[1]), Some(&0));
+
+    let exp = start(&servers, &["--kafka.labels=cluster=mock"]);
+    let body = wait_for(exp.port, |b| {
+        has(b, "kafka_up{cluster=\"mock\"} 1")
+            && b.contains("kafka_topic_partition_current_offset{")
+    });
+    if let Some(path) = std::env::var_os("KAFKA_EXPORTER_TEST_DUMP") {
+        std::fs::write(path, dechunk(&body) + "\n").unwrap();
+    }
+    for line in [
+        "kafka_brokers{cluster=\"mock\"} 1",
+        "kafka_topic_partitions{cluster=\"mock\",topic=\"orders\"} 2",
+        "kafka_topic_partition_current_offset{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 5",
+        "kafka_topic_partition_current_offset{cluster=\"mock\",partition=\"1\",topic=\"orders\"} 3",
+        "kafka_topic_partition_oldest_offset{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 0",
+        "kafka_topic_partition_leader{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 1",
+        "kafka_topic_partition_replicas{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 1",
+        "kafka_topic_partition_in_sync_replica{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 1",
+        "kafka_topic_partition_leader_is_preferred{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 1",
+        "kafka_topic_partition_under_replicated_partition{cluster=\"mock\",partition=\"0\",topic=\"orders\"} 0",
+    ] {
+        assert!(has(&body, line), "missing {line:?} in:\n{body}");
+    }
+    // librdkafka's mock cluster does not implement ListGroups: that failure is counted, the
+    // rest of the snapshot is still served and the cluster still counts as up.
+    assert!(
+        !has(
+            &body,
+            "kafka_exporter_collection_errors_total{cluster=\"mock\"} 0"
+        ),
+        "{body}"
+    );
+    let (status, _) = get(exp.port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn starts_without_brokers_and_stays_up() {
+    // A port nothing listens on.
+    let port = free_port();
+    let mut exp = start(&format!("127.0.0.1:{port}"), &[]);
+    let body = wait_for(exp.port, |b| {
+        has(b, "kafka_up 0") && b.contains("kafka_exporter_collection_errors_total 1\n")
+    });
+    assert!(!body.contains("kafka_brokers"), "{body}");
+    let (status, _) = get(exp.port, "/healthz").unwrap();
+    assert_eq!(status, 503);
+    assert!(exp.child.try_wait().unwrap().is_none(), "exporter exited");
+}
+
+#[test]
+fn bad_flags_exit_64() {
+    for args in [
+        &["--topic.filter=("][..],
+        &["--sasl.enabled", "--sasl.mechanism=md5"],
+        &["--tls.enabled", "--tls.ca-file=/nonexistent/ca.pem"],
+        // Rejected by librdkafka when the client is created: no Cyrus SASL in this build.
+        &["--sasl.enabled", "--sasl.mechanism=gssapi"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kafka-exporter"))
+            .args(args)
+            .arg("--web.listen-address=127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn keeps_last_snapshot_while_cluster_is_down_and_recovers() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("events", 3, 1).unwrap();
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    wait_for(exp.port, |b| {
+        has(b, "kafka_up 1") && has(b, "kafka_topic_partitions{topic=\"events\"} 3")
+    });
+
+    cluster.broker_down(-1).unwrap();
+    let body = wait_for(exp.port, |b| has(b, "kafka_up 0"));
+    // The last snapshot is still served, marked stale by kafka_up 0.
+    assert!(
+        has(&body, "kafka_topic_partitions{topic=\"events\"} 3"),
+        "{body}"
+    );
+    let (status, _) = get(exp.port, "/healthz").unwrap();
+    assert_eq!(status, 503);
+
+    cluster.broker_up(-1).unwrap();
+    wait_for(exp.port, |b| has(b, "kafka_up 1"));
+    let (status, _) = get(exp.port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn one_broker_down_costs_only_its_partitions() {
+    let cluster = MockCluster::new(3).unwrap();
+    cluster.create_topic("spread", 3, 1).unwrap();
+    for (partition, broker) in [(0, 1), (1, 2), (2, 3)] {
+        cluster
+            .partition_leader("spread", partition, Some(broker))
+            .unwrap();
+    }
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    wait_for(exp.port, |b| {
+        (0..3).all(|p| {
+            has(
+                b,
+                &format!(
+                    "kafka_topic_partition_current_offset{{partition=\"{p}\",topic=\"spread\"}} 0"
+                ),
+            )
+        })
+    });
+
+    cluster.broker_down(2).unwrap();
+    let body = wait_for(exp.port, |b| {
+        !b.contains("kafka_topic_partition_current_offset{partition=\"1\",topic=\"spread\"}")
+    });
+    assert!(has(&body, "kafka_up 1"), "{body}");
+    for p in [0, 2] {
+        let line =
+            format!("kafka_topic_partition_current_offset{{partition=\"{p}\",topic=\"spread\"}} 0");
+        assert!(has(&body, &line), "missing {line:?} in:\n{body}");
+    }
+    assert!(
+        has(
+            &body,
+            "kafka_topic_partition_leader{partition=\"1\",topic=\"spread\"} 2"
+        ),
+        "{body}"
+    );
+}
+
+#[test]
+fn scrapes_do_not_wait_on_a_slow_cluster() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("slow", 1, 1).unwrap();
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    wait_for(exp.port, |b| {
+        has(b, "kafka_topic_partitions{topic=\"slow\"} 1")
+    });
+
+    // Every request now takes 3 s; collections slow down, scrapes must not.
+    cluster
+        .broker_round_trip_time(1, Duration::from_secs(3))
+        .unwrap();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let (status, body) = get(exp.port, "/metrics").unwrap();
+        assert_eq!(status, 200);
+        assert!(
+            has(&body, "kafka_topic_partitions{topic=\"slow\"} 1"),
+            "{body}"
+        );
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let body = wait_for(exp.port, |b| {
+        dechunk(b).lines().any(|l| {
+            l.strip_prefix("kafka_exporter_collection_duration_seconds ")
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v >= 3.0)
+        })
+    });
+    assert!(has(&body, "kafka_up 1"), "{body}");
+}
