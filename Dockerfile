@@ -14,7 +14,7 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 # What a -sys crate may need to build (C compiler and cmake for a bundled C library, pkg-config).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
+ && apt-get install -y --no-install-recommends build-essential cmake pkg-config libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 # .dockerignore keeps the context to Cargo.toml, Cargo.lock and crates/.
 COPY . .
