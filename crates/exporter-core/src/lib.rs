@@ -25,6 +25,48 @@ pub mod web_config;
 
 pub use exposition::{Exposition, MetricType};
 
+use std::process::ExitCode;
+
+use cli::{LogArgs, UsageError, EX_USAGE};
+
+/// Why a daemon's `run` stopped: a usage problem (exit 64) or a failure while running (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Fatal(#[from] anyhow::Error),
+}
+
+/// A daemon's `main`: parse its flags, start logging, run it, and turn the outcome into an exit
+/// code, printing a problem as one line prefixed with the daemon's name.
+pub fn run_main<C>(
+    name: &str,
+    parse: impl FnOnce() -> Result<C, UsageError>,
+    log: impl FnOnce(&C) -> &LogArgs,
+    run: impl FnOnce(C) -> Result<(), RunError>,
+) -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(EX_USAGE as u8);
+        }
+    };
+    logging::init(log(&cli));
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(RunError::Usage(e)) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(EX_USAGE as u8)
+        }
+        Err(RunError::Fatal(e)) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Version facts for `<daemon>_build_info`, with client_golang's label names.
 pub struct BuildInfo {
     pub version: &'static str,

@@ -36,14 +36,7 @@ pub use cli::Cli;
 use proxy::{Options, Proxy, Upstream};
 use routes::Config;
 
-/// Why `run` stopped: a usage problem (exit 64) or a failure while running.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    #[error(transparent)]
-    Fatal(#[from] anyhow::Error),
-}
+pub use exporter_core::RunError;
 
 /// Where the rules come from, for reloads.
 #[derive(Clone)]

@@ -439,43 +439,7 @@ pub fn parse_labels(s: &str) -> Vec<(String, String)> {
     map.into_iter().collect()
 }
 
-/// A Go `time.ParseDuration` string ("30s", "1m30s", "1.5h", "500ms").
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {s:?}");
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut secs = 0.0f64;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        secs += value * scale;
-        rest = &rest[unit_end..];
-    }
-    if !secs.is_finite() || secs > 1e10 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
+pub use exporter_core::cli::parse_duration as parse_go_duration;
 
 #[cfg(test)]
 mod tests {

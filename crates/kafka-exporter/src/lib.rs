@@ -20,14 +20,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::server::{self, App, HttpError, Landing, ScrapeFuture, ScrapeRequest, Settings};
 use exporter_core::{BuildInfo, Exposition};
 
-/// Why `run` stopped: a usage problem (exit 64) or a failure while running.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    #[error(transparent)]
-    Fatal(#[from] anyhow::Error),
-}
+pub use exporter_core::RunError;
 
 /// The HTTP side: renders the last view.
 pub struct KafkaApp {

@@ -20,17 +20,9 @@ pub mod threads;
 use std::sync::Arc;
 
 pub use cli::Cli;
-use exporter_core::cli::UsageError;
 use exporter_core::server::{self, Landing, Settings};
 
-/// Why `run` stopped: a usage problem (exit 64) or a failure while running.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    #[error(transparent)]
-    Fatal(#[from] anyhow::Error),
-}
+pub use exporter_core::RunError;
 
 /// Builds the collectors, binds the listen addresses and serves until SIGTERM or SIGINT.
 pub fn run(cli: Cli) -> Result<(), RunError> {
