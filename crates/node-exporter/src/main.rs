@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Fewer malloc arenas: the collector threads are short-lived and would otherwise each leave
-    // an arena behind, which shows up as resident memory on every node of a fleet.
+    // One malloc arena: each collector thread of the blocking pool would otherwise get its own,
+    // which shows up as resident memory on every node of a fleet.
     node_exporter::limit_malloc_arenas();
     exporter_core::run_main(
         "node-exporter",
