@@ -6,8 +6,10 @@ CARGO ?= cargo
 
 all: build
 
+## Debian packages, and Tansu (the Kafka-compatible broker, built once into the cargo home).
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-tansu.sh
 
 build:
 	$(CARGO) build --workspace

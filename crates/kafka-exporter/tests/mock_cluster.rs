@@ -2,98 +2,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::{dechunk, free_port, get, has, start_exporter as start, wait_for};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
-
-struct Exporter {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(servers: &str, extra: &[&str]) -> Exporter {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_kafka-exporter"))
-        .arg(format!("--kafka.server={servers}"))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--refresh.metadata=1s")
-        .arg("--log.level=warn")
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("KAFKA_EXPORTER_TEST_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .unwrap();
-    Exporter { child, port }
-}
-
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.get(9..12)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
-
-/// Scrapes until `pred` holds, for up to 30 s; returns the last body.
-fn wait_for(port: u16, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Some((200, body)) = get(port, "/metrics") {
-            if pred(&body) {
-                return body;
-            }
-            last = body;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("condition not met; last scrape:\n{last}");
-}
-
-fn dechunk(body: &str) -> String {
-    // hyper may answer chunked; keep only the lines that look like the exposition format.
-    body.lines()
-        .filter(|l| l.starts_with('#') || l.starts_with("kafka_") || l.starts_with("process_"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn has(body: &str, line: &str) -> bool {
-    dechunk(body).lines().any(|l| l == line)
-}
 
 #[test]
 fn reports_offsets_and_lag_from_mock_cluster() {
