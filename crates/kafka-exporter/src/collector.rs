@@ -345,27 +345,25 @@ impl Collector {
         groups.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
         // Committed offsets: one OffsetFetch per group (admin API on the shared client),
-        // groups concurrently with a bound.
-        let all: Vec<(String, i32)> = topics
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t.name.clone(), p.id)))
-            .collect();
+        // groups concurrently with a bound. With --offset.show-all (the default) the request
+        // names no partitions, so the broker answers with what the group committed: its size
+        // grows with the group, not with the cluster. Upstream asks for every partition of
+        // every topic and drops the topics where all are -1; `fill_consumed_topics` gives the
+        // same output.
         let offset_results = parallel(&groups, self.cfg.workers.min(16), |(g, assigned)| {
             let wanted =
                 |t: &str| self.cfg.topic_filter.is_match(t) && !self.cfg.topic_exclude.is_match(t);
-            // One request per group for all wanted partitions. (Asking for null topics, i.e.
-            // only what the group committed, would be smaller on big clusters, but librdkafka's
-            // mock cluster answers it with nothing, so it is not verified here yet.)
-            let parts: Vec<(String, i32)> = if self.cfg.offset_show_all {
-                all.iter().filter(|(t, _)| wanted(t)).cloned().collect()
+            if self.cfg.offset_show_all {
+                crate::admin::list_group_offsets(&client, &g.name, None, REQUEST_TIMEOUT)
+                    .map(|got| fill_consumed_topics(got, &topics))
             } else {
-                assigned
+                let parts: Vec<(String, i32)> = assigned
                     .iter()
                     .filter(|(t, _)| wanted(t))
                     .cloned()
-                    .collect()
-            };
-            crate::admin::list_group_offsets(&client, &g.name, Some(&parts), REQUEST_TIMEOUT)
+                    .collect();
+                crate::admin::list_group_offsets(&client, &g.name, Some(&parts), REQUEST_TIMEOUT)
+            }
         });
 
         // History only for partitions some group has committed to: that bounds its memory by
@@ -445,6 +443,36 @@ pub fn batched_offsets(
             _ => None,
         })
         .collect())
+}
+
+/// The committed offsets `got` of a group (only partitions it committed to), completed as
+/// upstream reports them: every partition of each topic the group consumes, -1 where it has
+/// committed nothing; topics not in `topics` (filtered out, or deleted) are left out. Sorted by
+/// topic and partition.
+pub fn fill_consumed_topics(got: Vec<GroupOffset>, topics: &[Topic]) -> Vec<GroupOffset> {
+    let mut committed: HashMap<(String, i32), GroupOffset> = got
+        .into_iter()
+        .filter(|o| o.committed >= 0)
+        .map(|o| ((o.topic.clone(), o.partition), o))
+        .collect();
+    let consumed: std::collections::HashSet<String> =
+        committed.keys().map(|(t, _)| t.clone()).collect();
+    let mut out = Vec::new();
+    for t in topics.iter().filter(|t| consumed.contains(&t.name)) {
+        for p in &t.partitions {
+            out.push(
+                committed
+                    .remove(&(t.name.clone(), p.id))
+                    .unwrap_or_else(|| GroupOffset {
+                        topic: t.name.clone(),
+                        partition: p.id,
+                        committed: -1,
+                        lag_seconds: None,
+                    }),
+            );
+        }
+    }
+    out
 }
 
 type Histories = HashMap<(String, i32), History>;
@@ -649,6 +677,42 @@ mod tests {
         let r = check_client_config(&cfg(&["--tls.enabled", &ca]));
         std::fs::remove_file(&dir).unwrap();
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn consumed_topics_are_filled_with_minus_one() {
+        let topic = |name: &str, n: i32| Topic {
+            name: name.into(),
+            partitions: (0..n)
+                .map(|id| Partition {
+                    id,
+                    ..Partition::default()
+                })
+                .collect(),
+        };
+        let off = |t: &str, partition, committed| GroupOffset {
+            topic: t.into(),
+            partition,
+            committed,
+            lag_seconds: None,
+        };
+        let topics = [topic("a", 3), topic("b", 1), topic("c", 2)];
+        // "gone" was deleted (or filtered out); "c" has only a -1.
+        let got = vec![
+            off("gone", 0, 7),
+            off("a", 1, 4),
+            off("c", 0, -1),
+            off("b", 0, 9),
+        ];
+        assert_eq!(
+            fill_consumed_topics(got, &topics),
+            vec![
+                off("a", 0, -1),
+                off("a", 1, 4),
+                off("a", 2, -1),
+                off("b", 0, 9)
+            ]
+        );
     }
 
     #[test]

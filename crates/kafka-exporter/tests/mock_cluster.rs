@@ -254,3 +254,50 @@ fn scrapes_do_not_wait_on_a_slow_cluster() {
     });
     assert!(has(&body, "kafka_up 1"), "{body}");
 }
+
+#[test]
+fn leader_moved_off_its_preferred_replica() {
+    let cluster = MockCluster::new(3).unwrap();
+    // Three replicas per partition; the preferred leader is the first replica.
+    cluster.create_topic("moved", 2, 3).unwrap();
+    let md_client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .unwrap();
+    let md = md_client
+        .fetch_metadata(Some("moved"), Duration::from_secs(10))
+        .unwrap();
+    let replicas: Vec<Vec<i32>> = md.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.replicas().to_vec())
+        .collect();
+    // Both partitions led by their preferred replica first.
+    for (p, r) in replicas.iter().enumerate() {
+        cluster
+            .partition_leader("moved", p as i32, Some(r[0]))
+            .unwrap();
+    }
+    let leader_line = |p: usize, id: i32| {
+        format!("kafka_topic_partition_leader{{partition=\"{p}\",topic=\"moved\"}} {id}")
+    };
+    let preferred_line = |p: usize, v: u8| {
+        format!(
+            "kafka_topic_partition_leader_is_preferred{{partition=\"{p}\",topic=\"moved\"}} {v}"
+        )
+    };
+    let exp = start(&cluster.bootstrap_servers(), &[]);
+    let body = wait_for(exp.port, |b| {
+        has(b, &leader_line(0, replicas[0][0])) && has(b, &leader_line(1, replicas[1][0]))
+    });
+    assert!(has(&body, &preferred_line(0, 1)), "{body}");
+    assert!(has(&body, "kafka_brokers 3"), "{body}");
+
+    // Partition 0's leadership moves to its second replica.
+    cluster
+        .partition_leader("moved", 0, Some(replicas[0][1]))
+        .unwrap();
+    let body = wait_for(exp.port, |b| has(b, &leader_line(0, replicas[0][1])));
+    assert!(has(&body, &preferred_line(0, 0)), "{body}");
+    assert!(has(&body, &preferred_line(1, 1)), "{body}");
+}
