@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end run under a real Prometheus, natively on 127.0.0.1 (free ports, no containers):
 # node-exporter, gateway-sidecar in front of a stub upstream, stubs playing user-service and
-# interview-service, and Prometheus on the localhost variant generated from monitoring/prometheus.
-# Checks targets, rules, every System Overview and Auth Metrics panel query, and ServiceDown;
-# see monitoring/tools/e2e.py. Ends with `e2e: N passed, M failed`; exits non-zero on a failure.
+# interview-service, Tansu with kafka-exporter and a producer/consumer workload, and Prometheus on
+# the localhost variant generated from monitoring/prometheus. Checks targets, rules, every panel
+# query of the three dashboards, and ServiceDown; see monitoring/tools/e2e.py. Ends with `e2e: N passed, M failed`; exits non-zero on a failure.
 #
-# Builds the two binaries (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target}.
-# Tools: prometheus and python3-yaml (scripts/install-deps.sh). E2E_KEEP=1 keeps the logs.
+# Builds the daemons and the workload (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target}.
+# Tools: prometheus and python3-yaml (scripts/install-deps.sh), tansu (scripts/install-tansu.sh;
+# $TANSU overrides). E2E_KEEP=1 keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,13 +17,17 @@ done
 /usr/bin/python3 -c 'import yaml' 2> /dev/null || { echo "e2e: python3-yaml missing; run scripts/install-deps.sh" >&2; exit 2; }
 
 CARGO=${CARGO:-cargo}
-"$CARGO" build -q -p node-exporter -p gateway-sidecar
+TANSU=${TANSU:-${CARGO_HOME:-$HOME/.cargo}/bin/tansu}
+[ -x "$TANSU" ] || { echo "e2e: $TANSU missing; run scripts/install-tansu.sh" >&2; exit 2; }
+
+"$CARGO" build -q -p node-exporter -p gateway-sidecar -p kafka-exporter --bins --example workload
 BIN=${CARGO_TARGET_DIR:-target}/debug
 
 # e2e.py stops everything it started on any exit (its children also die with it); the trap
 # only forwards Ctrl-C / SIGTERM to it.
 /usr/bin/python3 monitoring/tools/e2e.py \
   --node-exporter "$BIN/node-exporter" --sidecar "$BIN/gateway-sidecar" \
+  --kafka-exporter "$BIN/kafka-exporter" --workload "$BIN/examples/workload" --tansu "$TANSU" \
   ${E2E_KEEP:+--keep} &
 pid=$!
 trap 'kill -TERM "$pid" 2> /dev/null; wait "$pid"; exit 130' INT TERM
