@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-monitoring e2e fmt-check lint run bench-node bench-sidecar clean
+.PHONY: all build release deps test test-rust test-monitoring e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
 
 all: build
 
@@ -42,6 +42,14 @@ lint:
 ## Prometheus :9090 on the generated localhost config; Ctrl-C stops it all (scripts/run-local.sh).
 run: deps
 	scripts/run-local.sh
+
+## The containerised stack, for those with a Docker engine: docker-compose.yml's profiles.
+PROFILES ?= observability kafka
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+up:
+	$(COMPOSE) $(foreach p,$(PROFILES),--profile $(p)) up -d --build
+down:
+	$(COMPOSE) $(foreach p,$(PROFILES),--profile $(p)) down
 
 ## Benchmarks print figures beside the Go original; they never fail on a figure.
 bench-node: deps

@@ -4,6 +4,10 @@
 #   gateway-sidecar        :8000 (proxy) -> stub upstream :3000, metrics :9464
 #   stub user-service      :8001, stub interview-service :8002 (only if the port is free: a
 #                          real NestJS service already listening there is scraped instead)
+#   Tansu (Kafka API)      :9092, in-memory, with a producer and a consumer group `billing` that
+#                          stays a little behind (kafka-exporter's examples/workload.rs); skipped
+#                          if a broker already listens on :9092 (then it is the one watched)
+#   kafka-exporter         :9308
 #   Prometheus             :9090, on the localhost variant generated from monitoring/prometheus
 #                          (if `prometheus` is installed: scripts/install-deps.sh)
 # The stubs are monitoring/tools/stub_upstream.py. Ctrl-C stops everything this script started.
@@ -29,15 +33,16 @@ trap 'exit 130' INT TERM
 
 listening() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
 
-for port in 9100 8000 9464 3000 9090; do
+for port in 9100 8000 9464 3000 9090 9308; do
   if listening "$port"; then
     echo "run-local: port $port is already in use (a packaged service? see scripts/install-deps.sh); stop it first" >&2
     exit 1
   fi
 done
 
-"$CARGO" build --release -p node-exporter -p gateway-sidecar
+"$CARGO" build --release -p node-exporter -p gateway-sidecar -p kafka-exporter --bins --example workload
 BIN=${CARGO_TARGET_DIR:-target}/release
+TANSU=${TANSU:-${CARGO_HOME:-$HOME/.cargo}/bin/tansu}
 
 start() { # name, command...
   local name=$1
@@ -57,6 +62,18 @@ for svc in user-service:8001 interview-service:8002; do
   fi
 done
 start node-exporter "$BIN/node-exporter" --web.listen-address="$BIND:9100"
+kafka_note="Kafka (Tansu)         127.0.0.1:9092, topic orders, group billing"
+if listening 9092; then
+  kafka_note="Kafka: a broker already listens on :9092; kafka-exporter watches it"
+else
+  # Loopback only, whatever BIND says: the broker has no authentication.
+  start tansu "$TANSU" broker --storage-engine memory://tansu/ \
+    --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092
+  for _ in $(seq 100); do listening 9092 && break; sleep 0.1; done
+  start workload "$BIN/examples/workload" --brokers 127.0.0.1:9092 run --topic orders \
+    --partitions 3 --group billing --rate 20 --behind 30
+fi
+start kafka-exporter "$BIN/kafka-exporter" --kafka.server=127.0.0.1:9092 --web.listen-address="$BIND:9308"
 start gateway-sidecar "$BIN/gateway-sidecar" --proxy.listen-address="$BIND:8000" \
   --upstream=http://127.0.0.1:3000 --web.listen-address="$BIND:9464"
 
@@ -64,18 +81,13 @@ have_prometheus=0
 if command -v prometheus > /dev/null; then
   have_prometheus=1
   gen=(--out "$TMP/prom" --no-alertmanager --drop-job alertmanager)
-  if listening 9308; then
-    echo "run-local: a kafka-exporter answers on :9308; scraping it"
-  else
-    gen+=(--drop-job kafka-exporter)
-  fi
   $PY monitoring/tools/prometheus_local.py "${gen[@]}"
   start prometheus prometheus --config.file="$TMP/prom/prometheus.yml" \
     --storage.tsdb.path="$TMP/tsdb" --web.listen-address="$BIND:9090"
 fi
 
 # Wait until each listens; a process that exits early is reported with its log.
-for port in 3000 9100 8000 9464 $([ $have_prometheus = 1 ] && echo 9090); do
+for port in 3000 9100 8000 9464 9092 9308 $([ $have_prometheus = 1 ] && echo 9090); do
   for _ in $(seq 100); do
     listening "$port" && break
     sleep 0.1
@@ -93,11 +105,13 @@ cat << MSG
   gateway-sidecar metrics http://127.0.0.1:9464/metrics
   stub upstream          http://127.0.0.1:3000
   node-exporter          http://127.0.0.1:9100/metrics
+  kafka-exporter         http://127.0.0.1:9308/metrics
+  $kafka_note
 MSG
 for s in ${started_stubs[@]+"${started_stubs[@]}"}; do echo "  $s"; done
 if [ $have_prometheus = 1 ]; then
   echo "  Prometheus             http://127.0.0.1:9090   (targets: http://127.0.0.1:9090/targets)"
-  echo "  (jobs alertmanager and, unless it runs, kafka-exporter are left out of its config)"
+  echo "  (the alertmanager job is left out of its config: Alertmanager is not started)"
 else
   echo "  Prometheus: not installed; scripts/install-deps.sh installs it (apt-get install prometheus)"
 fi
