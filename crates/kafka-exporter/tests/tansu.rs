@@ -225,6 +225,11 @@ fn every_family_has_the_exact_values_after_a_known_sequence() {
     for line in &expected {
         assert!(has(&body, line), "missing {line:?} in:\n{body}");
     }
+    let build = samples(&body, "kafka_exporter_build_info");
+    assert!(
+        build.len() == 1 && build[0].contains("version=\"") && build[0].ends_with("} 1"),
+        "{build:?}"
+    );
     // A group shows only the topics it consumes.
     assert!(
         !body.contains("consumergroup=\"billing\",partition=\"0\",topic=\"audit\""),
