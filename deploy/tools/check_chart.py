@@ -15,6 +15,8 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
   sources        the rendered PrometheusRules carry exactly the rules of
                  monitoring/prometheus/rules (parsed), and the dashboard ConfigMaps the bytes of
                  monitoring/grafana/dashboards, the rules ConfigMap crates/gateway-sidecar/routes.yml
+  patches        deploy/k8s/gateway-sidecar: each patch applied to testdata/api-gateway.yaml gives
+                 a valid Deployment or Service, and names the ConfigMap and port the chart renders
 """
 import glob
 import json
@@ -230,9 +232,106 @@ def cmd_sources():
     return r.exit()
 
 
+def merge(base, patch):
+    """Strategic merge as the API server does it for the fields the sidecar patches touch: maps
+    merge, lists of named objects (containers, volumes, ports) merge by name, the rest replace."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            out[k] = merge(base[k], v) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(patch, list) and all(
+            isinstance(x, dict) and "name" in x for x in base + patch):
+        out = list(base)
+        for item in patch:
+            i = next((i for i, x in enumerate(out) if x["name"] == item["name"]), None)
+            if i is None:
+                out.append(item)
+            else:
+                out[i] = merge(out[i], item)
+        return out
+    return patch
+
+
+def json_patch(doc, ops):
+    """RFC 6902 `test` and `replace`, the two operations service-targetport-patch.json uses."""
+    doc = json.loads(json.dumps(doc))
+    for op in ops:
+        *parents, last = [int(p) if p.isdigit() else p for p in op["path"].strip("/").split("/")]
+        node = doc
+        for p in parents:
+            node = node[p]
+        if op["op"] == "test" and node[last] != op["value"]:
+            raise ValueError(f"test failed at {op['path']}: {node[last]!r} != {op['value']!r}")
+        if op["op"] == "replace":
+            node[last] = op["value"]
+    return doc
+
+
+def cmd_patches():
+    r = Report()
+    d = os.path.join(ROOT, "deploy", "k8s", "gateway-sidecar")
+    with open(os.path.join(d, "testdata", "api-gateway.yaml")) as f:
+        deployment, service = [x for x in yaml.safe_load_all(f) if x]
+    # What the chart calls the rules ConfigMap and the metrics port, installed as the README says.
+    with helm.Chart.load(CHART) as chart:
+        manifests = chart.render({"gatewaySidecar": {"enabled": True}}, name="platform-observability",
+                                 namespace="monitoring", is_install=True)
+    docs = [doc for _, doc in documents(manifests)]
+    rules_cm = next(x["metadata"]["name"] for x in docs if x["kind"] == "ConfigMap" and "routes.yml" in x["data"])
+    svc = next(x for x in docs if x["kind"] == "Service" and x["metadata"]["name"].endswith("gateway-sidecar"))
+    metrics_port = svc["spec"]["ports"][0]
+    for name, key in [("native-sidecar-patch.yaml", "initContainers"), ("container-sidecar-patch.yaml", "containers")]:
+        with open(os.path.join(d, name)) as f:
+            patch = yaml.safe_load(f)
+        patched = merge(deployment, patch)
+        pod = patched["spec"]["template"]["spec"]
+        try:
+            for kube in KUBE_VERSIONS:
+                kubernetes_validate.validate(patched, kube, strict=True)
+            r.ok(f"{name} applied to testdata/api-gateway.yaml: a valid Deployment (Kubernetes {', '.join(KUBE_VERSIONS)}, strict)")
+        except kubernetes_validate.ValidationError as e:
+            r.fail(f"{name} applied: {e.message} at {'/'.join(map(str, e.path))}")
+        sidecar = next(c for c in pod[key] if c["name"] == "gateway-sidecar")
+        names = [c["name"] for c in pod["containers"]]
+        ok = "api-gateway" in names and (key == "containers" or sidecar.get("restartPolicy") == "Always")
+        r.ok(f"{name}: the app container is kept, the sidecar is in {key}") if ok else r.fail(f"{name}: containers {names}")
+        vol = next(v for v in pod["volumes"] if v["name"] == "gateway-sidecar-rules")
+        if vol["configMap"]["name"] == rules_cm:
+            r.ok(f"{name}: mounts ConfigMap {rules_cm}, as the chart names it")
+        else:
+            r.fail(f"{name}: mounts ConfigMap {vol['configMap']['name']}, the chart renders {rules_cm}")
+        ports = {p["name"]: p["containerPort"] for p in sidecar["ports"]}
+        if ports.get("sidecar-metrics") == metrics_port["targetPort"] and metrics_port["name"] == "sidecar-metrics":
+            r.ok(f"{name}: metrics on port sidecar-metrics ({ports['sidecar-metrics']}), which the chart's Service targets")
+        else:
+            r.fail(f"{name}: sidecar ports {ports}, the chart's Service targets {metrics_port}")
+    with open(os.path.join(d, "service-targetport-patch.json")) as f:
+        patched = json_patch(service, json.load(f))
+    try:
+        kubernetes_validate.validate(patched, KUBE_VERSIONS[0], strict=True)
+        if patched["spec"]["ports"][0]["targetPort"] == 8000:
+            r.ok("service-targetport-patch.json: the gateway Service now targets the proxy port 8000")
+        else:
+            r.fail(f"service-targetport-patch.json: targetPort {patched['spec']['ports'][0]['targetPort']}")
+    except kubernetes_validate.ValidationError as e:
+        r.fail(f"service-targetport-patch.json applied: {e.message}")
+    with open(os.path.join(d, "values-snippet.yaml")) as f:
+        snippet = yaml.safe_load(f)
+    probe = merge(deployment, {"spec": {"template": {"spec": {
+        "initContainers": snippet["extraInitContainers"], "volumes": snippet["extraVolumes"]}}}})
+    try:
+        kubernetes_validate.validate(probe, KUBE_VERSIONS[0], strict=True)
+        r.ok("values-snippet.yaml: its init container and volume make a valid pod spec")
+    except kubernetes_validate.ValidationError as e:
+        r.fail(f"values-snippet.yaml: {e.message} at {'/'.join(map(str, e.path))}")
+    return r.exit()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources}[cmd](*args)
+    return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources,
+            "patches": cmd_patches}[cmd](*args)
 
 
 if __name__ == "__main__":
