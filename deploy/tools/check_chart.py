@@ -131,7 +131,7 @@ def cmd_validate(out):
         with open(os.path.join(out, f"{name}.yaml")) as f:
             docs = [d for d in yaml.safe_load_all(f) if d]
         core = [d for d in docs if d["kind"] not in CRD_KINDS]
-        crds += [{"set": name, "object": d} for d in docs if d["kind"] in CRD_KINDS]
+        crds += [{"set": f"{name} values", "object": d} for d in docs if d["kind"] in CRD_KINDS]
         for kube in KUBE_VERSIONS:
             bad = 0
             for doc in core:
@@ -160,9 +160,17 @@ def cmd_validate(out):
         labels = item["object"]["metadata"].get("labels", {})
         if labels.get("release") != "kube-prometheus-stack":
             r.fail(f"{item['set']}: {item['object']['kind']}/{item['object']['metadata']['name']} lacks release=kube-prometheus-stack")
+    # kube-prometheus-stack copies prometheus.prometheusSpec into its Prometheus resource (less
+    # its own *NilUsesHelmValues switches): check that spec with the operator's schema too.
+    with open(os.path.join(ROOT, "deploy", "aws", "kube-prometheus-stack", "values-amp.yaml")) as f:
+        spec = yaml.safe_load(f)["prometheus"]["prometheusSpec"]
+    spec = {k: v for k, v in spec.items() if not k.endswith("NilUsesHelmValues")}
+    crds.append({"set": "deploy/aws/kube-prometheus-stack/values-amp.yaml prometheusSpec",
+                 "object": {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                            "metadata": {"name": "kube-prometheus-stack-prometheus"}, "spec": spec}})
     with open(os.path.join(out, "crds.json"), "w") as f:
         json.dump(crds, f)
-    r.ok(f"{len(crds)} ServiceMonitors, PodMonitors and PrometheusRules handed to the Node.js check")
+    r.ok(f"{len(crds)} prometheus-operator objects handed to the Node.js check")
     return r.exit()
 
 

@@ -1,4 +1,5 @@
-// Validates the ServiceMonitors, PodMonitors and PrometheusRules the chart renders against the
+// Validates the ServiceMonitors, PodMonitors and PrometheusRules the chart renders (and the
+// Prometheus that deploy/aws/kube-prometheus-stack/values-amp.yaml asks for) against the
 // schemas @kubernetes-models/prometheus-operator generates from prometheus-operator's Go types
 // (types, required fields, patterns such as durations; unknown fields are not caught there, the
 // Kubernetes API server prunes them). Input: the crds.json written by `check_chart.py validate`.
@@ -12,11 +13,8 @@ import { pathToFileURL } from "node:url";
 const pkg = join(process.env.NODE_PATH, "@kubernetes-models", "prometheus-operator");
 const load = async (kind) =>
   (await import(pathToFileURL(join(pkg, "monitoring.coreos.com", "v1", `${kind}.js`)).href))[kind];
-const models = {
-  ServiceMonitor: await load("ServiceMonitor"),
-  PodMonitor: await load("PodMonitor"),
-  PrometheusRule: await load("PrometheusRule"),
-};
+const models = {};
+for (const kind of ["ServiceMonitor", "PodMonitor", "PrometheusRule", "Prometheus"]) models[kind] = await load(kind);
 
 let failures = 0;
 const check = (kind, object) => {
@@ -31,7 +29,7 @@ const check = (kind, object) => {
 const counts = {};
 for (const { set, object } of JSON.parse(readFileSync(process.argv[2], "utf8"))) {
   const err = check(object.kind, object);
-  const ref = `${set} values: ${object.kind}/${object.metadata.name}`;
+  const ref = `${set}: ${object.kind}/${object.metadata.name}`;
   if (err) {
     console.log(`  FAIL  ${ref}: ${err}`);
     failures++;
@@ -39,7 +37,7 @@ for (const { set, object } of JSON.parse(readFileSync(process.argv[2], "utf8")))
     counts[set] = (counts[set] || 0) + 1;
   }
 }
-for (const [set, n] of Object.entries(counts)) console.log(`  ok    ${set} values: ${n} prometheus-operator objects valid`);
+for (const [set, n] of Object.entries(counts)) console.log(`  ok    ${set}: ${n} prometheus-operator objects valid`);
 
 // The check must reject what the operator would, or it proves nothing.
 const negatives = [
