@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-monitoring e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
+.PHONY: all build release deps test test-rust test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
 
 all: build
 
@@ -18,7 +18,7 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check lint test-rust test-monitoring e2e
+test: deps fmt-check lint test-rust test-monitoring test-deploy e2e
 
 test-rust:
 	$(CARGO) test --workspace
@@ -26,6 +26,11 @@ test-rust:
 ## promtool, amtool, docker-compose config, dashboards: see monitoring/README.md.
 test-monitoring:
 	scripts/check-monitoring.sh
+
+## Helm chart, gateway sidecar patches, AWS configuration, offline: see deploy/README.md.
+test-deploy: deps
+	scripts/install-deploy-tools.sh
+	scripts/check-deploy.sh
 
 ## node-exporter, the sidecar and stub services under a real Prometheus, on free local ports
 ## (targets, rules, every dashboard query, ServiceDown); see monitoring/tools/e2e.py.

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Structural checks of the AWS configuration, run by scripts/check-deploy.sh (Debian's Python
+with PyYAML). Each subcommand prints one line per thing it checked and exits 1 on any failure:
+  prometheus RENDERED  monitoring/prometheus-aws.yml scrapes every 30 s with the environment and
+                       region as external labels, writes to AMP with SigV4 and no key, and has
+                       exactly the jobs and targets, rules and Alertmanager of
+                       monitoring/prometheus/prometheus.yml; RENDERED (the entry point's output)
+                       has every placeholder filled in
+  iam                  the IAM policies parse and grant what their names say, on a workspace ARN
+  grafana              the AMP data source: plugin type, SigV4 from the default chain, default
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+class Report:
+    failures = 0
+
+    def check(self, cond, msg):
+        print(f"  {'ok  ' if cond else 'FAIL'}  {msg}")
+        self.failures += 0 if cond else 1
+
+    def exit(self):
+        return 1 if self.failures else 0
+
+
+def load(path):
+    with open(os.path.join(ROOT, path)) as f:
+        return yaml.safe_load(f)
+
+
+def jobs(cfg):
+    return {j["job_name"]: sorted(t for sc in j.get("static_configs", []) for t in sc["targets"])
+            for j in cfg["scrape_configs"]}
+
+
+def cmd_prometheus(rendered):
+    r = Report()
+    aws, base = load("monitoring/prometheus-aws.yml"), load("monitoring/prometheus/prometheus.yml")
+    g = aws["global"]
+    r.check(g["scrape_interval"] == "30s", f"scrape_interval {g['scrape_interval']}")
+    r.check(set(g.get("external_labels", {})) >= {"environment", "region"},
+            f"external_labels {sorted(g.get('external_labels', {}))}")
+    r.check(jobs(aws) == jobs(base), f"the jobs and targets of prometheus/prometheus.yml: {sorted(jobs(aws))}")
+    r.check(aws["alerting"] == base["alerting"], "the same Alertmanager")
+    # Same rule files: rules/*.yml relative to prometheus/, prometheus/rules/*.yml relative to monitoring/.
+    r.check([os.path.normpath(os.path.join("prometheus", p)) for p in base["rule_files"]] == aws["rule_files"],
+            f"the same rule files: {aws['rule_files']}")
+    rw = aws.get("remote_write", [])
+    ok = len(rw) == 1 and "sigv4" in rw[0] and re.fullmatch(
+        r"https://aps-workspaces\.[^/]+\.amazonaws\.com/workspaces/[^/]+/api/v1/remote_write", rw[0]["url"])
+    r.check(bool(ok), "remote_write to an AMP workspace, signed with sigv4")
+    r.check(ok and not {"access_key", "secret_key", "profile"} & set(rw[0]["sigv4"]),
+            "sigv4 from the default credential chain (no key, no profile in the file)")
+    qc = rw[0].get("queue_config", {}) if rw else {}
+    r.check({"capacity", "max_samples_per_send", "max_shards"} <= set(qc), f"queue_config {qc}")
+    with open(rendered) as f:
+        out = yaml.safe_load(f)
+    left = re.findall(r"__[A-Z][A-Z_]*__", yaml.safe_dump(out))
+    r.check(not left, f"rendered by the entry point: every placeholder filled in {left or ''}")
+    r.check(out["global"]["external_labels"] == {"environment": "production", "region": "eu-west-1"},
+            f"rendered external_labels {out['global']['external_labels']}")
+    return r.exit()
+
+
+def cmd_iam():
+    r = Report()
+    want = {"amp-remote-write-policy.json": {"aps:RemoteWrite"},
+            "amp-query-policy.json": {"aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"}}
+    for path in sorted(glob.glob(os.path.join(ROOT, "deploy", "aws", "iam", "*.json"))):
+        name = os.path.basename(path)
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except ValueError as e:
+            r.check(False, f"{name}: {e}")
+            continue
+        stmts = doc["Statement"]
+        r.check(doc.get("Version") == "2012-10-17" and all(s["Effect"] in ("Allow", "Deny") for s in stmts),
+                f"{name}: parses, version 2012-10-17, {len(stmts)} statement(s)")
+        if name in want:
+            actions = {a for s in stmts for a in s["Action"]}
+            resources = [s["Resource"] for s in stmts]
+            r.check(actions == want[name] and all(
+                re.fullmatch(r"arn:aws:aps:[a-z0-9-]+:\d{12}:workspace/ws-[0-9a-f-]+", x) for x in resources),
+                f"{name}: {sorted(actions)} on the workspace only")
+    return r.exit()
+
+
+def cmd_grafana():
+    r = Report()
+    ds = {d["uid"]: d for d in load("deploy/aws/grafana/provisioning/datasources/amp.yml")["datasources"]}
+    amp = ds.get("amp", {})
+    j = amp.get("jsonData", {})
+    r.check(amp.get("type") == "grafana-amazonprometheus-datasource", f"AMP data source type {amp.get('type')}")
+    r.check(j.get("sigV4Auth") is True and j.get("sigV4AuthType") == "default" and "secureJsonData" not in amp,
+            "SigV4 from the default credential chain, no keys")
+    r.check(amp.get("isDefault") is True and sum(bool(d.get("isDefault")) for d in ds.values()) == 1,
+            "AMP is the one default data source (the dashboards' `datasource` variable starts there)")
+    kps = load("deploy/aws/grafana/kube-prometheus-stack-grafana-sso.yaml")["grafana"]
+    extra = kps["additionalDataSources"][0]
+    r.check(extra["type"] == amp.get("type") and extra["jsonData"]["sigV4AuthType"] == "default",
+            "kube-prometheus-stack's Grafana gets the same AMP data source")
+    r.check(kps["grafana.ini"]["auth.generic_oauth"]["enabled"] is True and kps["grafana.ini"]["auth"]["disable_login_form"],
+            "kube-prometheus-stack's Grafana: generic OAuth, no login form")
+    return r.exit()
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    sys.exit({"prometheus": lambda: cmd_prometheus(sys.argv[2]), "iam": cmd_iam, "grafana": cmd_grafana}[cmd]())

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Offline checks of the Helm chart, run by scripts/check-deploy.sh with the Python of
+${CARGO_HOME:-$HOME/.cargo}/venvs/deploy (scripts/install-deploy-tools.sh): Helm 4's own Go code
+through helm-python-sdk, and kubernetes-validate's copies of the Kubernetes OpenAPI schemas.
+
+Each subcommand prints one line per thing it checked and exits 1 on any failure:
+  lint OUT       `helm lint --strict` with the default values and with each ci/*-values.yaml, for
+                 the oldest Kubernetes the chart supports and a current one; then renders each of
+                 those value sets into OUT/<name>/ (one file per template) and OUT/<name>.yaml
+  validate OUT   every rendered object of a core kind against the Kubernetes schemas (strict: an
+                 unknown field fails), for each Kubernetes version in KUBE_VERSIONS; writes the
+                 prometheus-operator objects to OUT/crds.json for the Node.js check
+  schema         values.yaml passes values.schema.json, and each value in BAD is rejected, by
+                 Helm's validation, with a message naming the offending key
+  sources        the rendered PrometheusRules carry exactly the rules of
+                 monitoring/prometheus/rules (parsed), and the dashboard ConfigMaps the bytes of
+                 monitoring/grafana/dashboards, the rules ConfigMap crates/gateway-sidecar/routes.yml
+  patches        deploy/k8s/gateway-sidecar: each patch applied to testdata/api-gateway.yaml gives
+                 a valid Deployment or Service, and names the ConfigMap and port the chart renders
+"""
+import glob
+import json
+import os
+import sys
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+CHART = os.path.join(ROOT, "deploy", "helm", "platform-observability")
+RELEASE, NAMESPACE = "obs", "monitoring"
+# The chart's kubeVersion floor, and a current EKS version.
+KUBE_VERSIONS = ["1.29.0", "1.33.0"]
+CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+
+# Values that must not install, each with a piece of the message Helm must give.
+BAD = [
+    ({"nodeExporter": {"port": "9100"}}, "/nodeExporter/port"),
+    ({"nodeExporter": {"port": 70000}}, "/nodeExporter/port"),
+    ({"nodeExporter": {"prot": 9101}}, "'prot' not allowed"),
+    ({"kafkaExporter": {"enabled": True}}, "/kafkaExporter/brokers"),
+    ({"kafkaExporter": {"brokers": ["kafka"]}}, "/kafkaExporter/brokers/0"),
+    ({"kafkaExporter": {"sasl": {"mechanism": "awsiam"}}}, "/kafkaExporter/sasl/mechanism"),
+    ({"kafkaExporter": {"enabled": True, "brokers": ["k:9092"], "sasl": {"enabled": True}}},
+     "/kafkaExporter/sasl/username"),
+    ({"kafkaExporter": {"replicas": 2}}, "/kafkaExporter/replicas"),
+    ({"kafkaExporter": {"refreshInterval": "30"}}, "/kafkaExporter/refreshInterval"),
+    ({"monitoring": {"interval": "30 seconds"}}, "/monitoring/interval"),
+    ({"monitoring": {"sampleLimit": -1}}, "/monitoring/sampleLimit"),
+    ({"monitoring": {"namespace": "Monitoring"}}, "/monitoring/namespace"),
+    ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+    ({"gatewaySidecar": {"podSelector": {"app": 1}}}, "/gatewaySidecar/podSelector/app"),
+    ({"webConfig": {"config": {"tls_config": {}}}}, "'tls_config' not allowed"),
+]
+
+
+class Report:
+    def __init__(self):
+        self.failures = 0
+
+    def ok(self, msg):
+        print(f"  ok    {msg}")
+
+    def fail(self, msg):
+        print(f"  FAIL  {msg}")
+        self.failures += 1
+
+    def exit(self):
+        return 1 if self.failures else 0
+
+
+def value_sets():
+    """(name, values) for the defaults and each ci/*-values.yaml."""
+    sets = [("default", {})]
+    for path in sorted(glob.glob(os.path.join(CHART, "ci", "*-values.yaml"))):
+        with open(path) as f:
+            sets.append((os.path.basename(path)[: -len("-values.yaml")], yaml.safe_load(f) or {}))
+    return sets
+
+
+def render(values):
+    with helm.Chart.load(CHART) as chart:
+        return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+
+
+def documents(manifests):
+    """(template, object) for every non-empty YAML document of the rendered templates."""
+    for template in sorted(manifests):
+        if not template.endswith(".yaml"):
+            continue  # NOTES.txt
+        for doc in yaml.safe_load_all(manifests[template]):
+            if doc:
+                yield template, doc
+
+
+def cmd_lint(out):
+    r = Report()
+    for name, values in value_sets():
+        for kube in KUBE_VERSIONS:
+            report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE, kube_version=f"v{kube}")
+            problems = [m for m in report["messages"] if m["severity"] >= 2] + report.get("errors", [])
+            if problems:
+                r.fail(f"helm lint --strict ({name} values, Kubernetes {kube}): {problems}")
+            else:
+                r.ok(f"helm lint --strict ({name} values, Kubernetes {kube}): no warning, no error")
+        try:
+            manifests = render(values)
+        except helm.HelmError as e:
+            r.fail(f"helm template ({name} values): {e}")
+            continue
+        os.makedirs(os.path.join(out, name), exist_ok=True)
+        kinds = {}
+        with open(os.path.join(out, f"{name}.yaml"), "w") as all_docs:
+            for template, text in sorted(manifests.items()):
+                path = os.path.join(out, name, template.replace("/", "_"))
+                with open(path, "w") as f:
+                    f.write(text)
+                if template.endswith(".yaml") and text.strip():
+                    all_docs.write(f"---\n# Source: {template}\n{text}\n")
+            for _, doc in documents(manifests):
+                kinds[doc["kind"]] = kinds.get(doc["kind"], 0) + 1
+        r.ok(f"helm template ({name} values): " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    return r.exit()
+
+
+def cmd_validate(out):
+    r = Report()
+    crds = []
+    for name, _ in value_sets():
+        with open(os.path.join(out, f"{name}.yaml")) as f:
+            docs = [d for d in yaml.safe_load_all(f) if d]
+        core = [d for d in docs if d["kind"] not in CRD_KINDS]
+        crds += [{"set": f"{name} values", "object": d} for d in docs if d["kind"] in CRD_KINDS]
+        for kube in KUBE_VERSIONS:
+            bad = 0
+            for doc in core:
+                ref = f"{doc['kind']}/{doc['metadata']['name']}"
+                try:
+                    kubernetes_validate.validate(doc, kube, strict=True)
+                except kubernetes_validate.ValidationError as e:
+                    r.fail(f"{name} values, Kubernetes {kube}: {ref}: {e.message} at {'/'.join(map(str, e.path))}")
+                    bad += 1
+                except kubernetes_validate.SchemaNotFoundError:
+                    r.fail(f"{name} values, Kubernetes {kube}: {ref}: no schema for {doc['apiVersion']}")
+                    bad += 1
+            if not bad:
+                r.ok(f"{name} values, Kubernetes {kube}: {len(core)} objects valid (strict)")
+    # The check must fail on a misspelt field, or it proves nothing.
+    ds = next(d for d in core if d["kind"] == "DaemonSet")
+    broken = json.loads(json.dumps(ds))
+    broken["spec"]["template"]["spec"]["hostNetwrok"] = True
+    try:
+        kubernetes_validate.validate(broken, KUBE_VERSIONS[0], strict=True)
+        r.fail("a DaemonSet with a misspelt field (hostNetwrok) was accepted")
+    except kubernetes_validate.ValidationError as e:
+        r.ok(f"a DaemonSet with a misspelt field is rejected: {e.message}")
+    # kube-prometheus-stack selects what carries its release label.
+    for item in crds:
+        labels = item["object"]["metadata"].get("labels", {})
+        if labels.get("release") != "kube-prometheus-stack":
+            r.fail(f"{item['set']}: {item['object']['kind']}/{item['object']['metadata']['name']} lacks release=kube-prometheus-stack")
+    # kube-prometheus-stack copies prometheus.prometheusSpec into its Prometheus resource (less
+    # its own *NilUsesHelmValues switches): check that spec with the operator's schema too.
+    with open(os.path.join(ROOT, "deploy", "aws", "kube-prometheus-stack", "values-amp.yaml")) as f:
+        spec = yaml.safe_load(f)["prometheus"]["prometheusSpec"]
+    spec = {k: v for k, v in spec.items() if not k.endswith("NilUsesHelmValues")}
+    crds.append({"set": "deploy/aws/kube-prometheus-stack/values-amp.yaml prometheusSpec",
+                 "object": {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                            "metadata": {"name": "kube-prometheus-stack-prometheus"}, "spec": spec}})
+    with open(os.path.join(out, "crds.json"), "w") as f:
+        json.dump(crds, f)
+    r.ok(f"{len(crds)} prometheus-operator objects handed to the Node.js check")
+    return r.exit()
+
+
+def cmd_schema():
+    r = Report()
+    with helm.Chart.load(CHART) as chart:
+        try:
+            chart.validate_schema({})
+            r.ok("values.yaml passes values.schema.json")
+        except helm.HelmError as e:
+            r.fail(f"values.yaml fails values.schema.json: {e}")
+        for name, values in value_sets()[1:]:
+            try:
+                chart.validate_schema(values)
+                r.ok(f"ci/{name}-values.yaml passes values.schema.json")
+            except helm.HelmError as e:
+                r.fail(f"ci/{name}-values.yaml fails values.schema.json: {e}")
+        for values, expect in BAD:
+            shown = json.dumps(values)
+            try:
+                chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+                r.fail(f"{shown} was accepted")
+            except helm.HelmError as e:
+                msg = " ".join(str(e).split())
+                if expect in msg:
+                    r.ok(f"{shown} rejected: {msg.split('platform-observability:')[-1].strip()}")
+                else:
+                    r.fail(f"{shown} rejected, but the message does not name {expect!r}: {msg}")
+    return r.exit()
+
+
+def cmd_sources():
+    r = Report()
+    manifests = render({"kafkaExporter": {"enabled": True, "brokers": ["kafka:9092"]},
+                        "gatewaySidecar": {"enabled": True}})
+    docs = [d for _, d in documents(manifests)]
+    rules = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PrometheusRule"}
+    sources = sorted(glob.glob(os.path.join(ROOT, "monitoring", "prometheus", "rules", "*.yml")))
+    prefix = f"{RELEASE}-platform-observability-"
+    for src in sources:
+        base = os.path.basename(src)[: -len(".yml")]
+        with open(src) as f:
+            want = yaml.safe_load(f)
+        got = rules.pop(prefix + base, None)
+        if got is None:
+            r.fail(f"no PrometheusRule for monitoring/prometheus/rules/{base}.yml")
+        elif got["spec"] != want:
+            r.fail(f"PrometheusRule {prefix + base} differs from monitoring/prometheus/rules/{base}.yml")
+        else:
+            n = sum(len(g["rules"]) for g in want["groups"])
+            r.ok(f"PrometheusRule {prefix + base}: the {n} rules of monitoring/prometheus/rules/{base}.yml")
+    for extra in rules:
+        r.fail(f"PrometheusRule {extra} has no source in monitoring/prometheus/rules")
+    maps = {}
+    for d in docs:
+        if d["kind"] == "ConfigMap":
+            maps.update(d.get("data", {}))
+    for src in sorted(glob.glob(os.path.join(ROOT, "monitoring", "grafana", "dashboards", "*.json"))) + [
+            os.path.join(ROOT, "crates", "gateway-sidecar", "routes.yml")]:
+        with open(src) as f:
+            want = f.read()
+        key = os.path.basename(src)
+        if maps.get(key) == want:
+            r.ok(f"ConfigMap key {key}: the bytes of {os.path.relpath(src, ROOT)}")
+        else:
+            r.fail(f"ConfigMap key {key} is not {os.path.relpath(src, ROOT)}")
+    return r.exit()
+
+
+def merge(base, patch):
+    """Strategic merge as the API server does it for the fields the sidecar patches touch: maps
+    merge, lists of named objects (containers, volumes, ports) merge by name, the rest replace."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            out[k] = merge(base[k], v) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(patch, list) and all(
+            isinstance(x, dict) and "name" in x for x in base + patch):
+        out = list(base)
+        for item in patch:
+            i = next((i for i, x in enumerate(out) if x["name"] == item["name"]), None)
+            if i is None:
+                out.append(item)
+            else:
+                out[i] = merge(out[i], item)
+        return out
+    return patch
+
+
+def json_patch(doc, ops):
+    """RFC 6902 `test` and `replace`, the two operations service-targetport-patch.json uses."""
+    doc = json.loads(json.dumps(doc))
+    for op in ops:
+        *parents, last = [int(p) if p.isdigit() else p for p in op["path"].strip("/").split("/")]
+        node = doc
+        for p in parents:
+            node = node[p]
+        if op["op"] == "test" and node[last] != op["value"]:
+            raise ValueError(f"test failed at {op['path']}: {node[last]!r} != {op['value']!r}")
+        if op["op"] == "replace":
+            node[last] = op["value"]
+    return doc
+
+
+def cmd_patches():
+    r = Report()
+    d = os.path.join(ROOT, "deploy", "k8s", "gateway-sidecar")
+    with open(os.path.join(d, "testdata", "api-gateway.yaml")) as f:
+        deployment, service = [x for x in yaml.safe_load_all(f) if x]
+    # What the chart calls the rules ConfigMap and the metrics port, installed as the README says.
+    with helm.Chart.load(CHART) as chart:
+        manifests = chart.render({"gatewaySidecar": {"enabled": True}}, name="platform-observability",
+                                 namespace="monitoring", is_install=True)
+    docs = [doc for _, doc in documents(manifests)]
+    rules_cm = next(x["metadata"]["name"] for x in docs if x["kind"] == "ConfigMap" and "routes.yml" in x["data"])
+    svc = next(x for x in docs if x["kind"] == "Service" and x["metadata"]["name"].endswith("gateway-sidecar"))
+    metrics_port = svc["spec"]["ports"][0]
+    for name, key in [("native-sidecar-patch.yaml", "initContainers"), ("container-sidecar-patch.yaml", "containers")]:
+        with open(os.path.join(d, name)) as f:
+            patch = yaml.safe_load(f)
+        patched = merge(deployment, patch)
+        pod = patched["spec"]["template"]["spec"]
+        try:
+            for kube in KUBE_VERSIONS:
+                kubernetes_validate.validate(patched, kube, strict=True)
+            r.ok(f"{name} applied to testdata/api-gateway.yaml: a valid Deployment (Kubernetes {', '.join(KUBE_VERSIONS)}, strict)")
+        except kubernetes_validate.ValidationError as e:
+            r.fail(f"{name} applied: {e.message} at {'/'.join(map(str, e.path))}")
+        sidecar = next(c for c in pod[key] if c["name"] == "gateway-sidecar")
+        names = [c["name"] for c in pod["containers"]]
+        ok = "api-gateway" in names and (key == "containers" or sidecar.get("restartPolicy") == "Always")
+        r.ok(f"{name}: the app container is kept, the sidecar is in {key}") if ok else r.fail(f"{name}: containers {names}")
+        vol = next(v for v in pod["volumes"] if v["name"] == "gateway-sidecar-rules")
+        if vol["configMap"]["name"] == rules_cm:
+            r.ok(f"{name}: mounts ConfigMap {rules_cm}, as the chart names it")
+        else:
+            r.fail(f"{name}: mounts ConfigMap {vol['configMap']['name']}, the chart renders {rules_cm}")
+        ports = {p["name"]: p["containerPort"] for p in sidecar["ports"]}
+        if ports.get("sidecar-metrics") == metrics_port["targetPort"] and metrics_port["name"] == "sidecar-metrics":
+            r.ok(f"{name}: metrics on port sidecar-metrics ({ports['sidecar-metrics']}), which the chart's Service targets")
+        else:
+            r.fail(f"{name}: sidecar ports {ports}, the chart's Service targets {metrics_port}")
+    with open(os.path.join(d, "service-targetport-patch.json")) as f:
+        patched = json_patch(service, json.load(f))
+    try:
+        kubernetes_validate.validate(patched, KUBE_VERSIONS[0], strict=True)
+        if patched["spec"]["ports"][0]["targetPort"] == 8000:
+            r.ok("service-targetport-patch.json: the gateway Service now targets the proxy port 8000")
+        else:
+            r.fail(f"service-targetport-patch.json: targetPort {patched['spec']['ports'][0]['targetPort']}")
+    except kubernetes_validate.ValidationError as e:
+        r.fail(f"service-targetport-patch.json applied: {e.message}")
+    with open(os.path.join(d, "values-snippet.yaml")) as f:
+        snippet = yaml.safe_load(f)
+    probe = merge(deployment, {"spec": {"template": {"spec": {
+        "initContainers": snippet["extraInitContainers"], "volumes": snippet["extraVolumes"]}}}})
+    try:
+        kubernetes_validate.validate(probe, KUBE_VERSIONS[0], strict=True)
+        r.ok("values-snippet.yaml: its init container and volume make a valid pod spec")
+    except kubernetes_validate.ValidationError as e:
+        r.fail(f"values-snippet.yaml: {e.message} at {'/'.join(map(str, e.path))}")
+    return r.exit()
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources,
+            "patches": cmd_patches}[cmd](*args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
