@@ -99,3 +99,21 @@ pub fn build_info(out: &mut Exposition, namespace: &str, info: &BuildInfo) {
         1.0,
     );
 }
+
+/// Caps glibc's malloc arenas at `arenas` and, with `trim_threshold`, returns freed memory at the
+/// top of the heap to the kernel once that many bytes sit unused there (glibc's default starts at
+/// 128 KiB and grows with use). Each thread would otherwise get an arena of its own that keeps
+/// what it freed resident, which shows up on every node of a fleet. Call it first in `main`,
+/// before any other thread exists. A no-op on other C libraries.
+pub fn limit_malloc_arenas(arenas: i32, trim_threshold: Option<i32>) {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+        if let Some(t) = trim_threshold {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, t);
+        }
+    }
+    #[cfg(not(target_env = "gnu"))]
+    let _ = (arenas, trim_threshold);
+}

@@ -240,13 +240,3 @@ pub fn landing() -> Landing {
         version: env!("CARGO_PKG_VERSION"),
     }
 }
-
-/// Caps glibc's malloc arenas: one per worker thread would each keep freed memory resident,
-/// and the sidecar's budget is a few MiB beside the app.
-pub fn limit_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    gateway_sidecar::limit_malloc_arenas();
+    // Two arenas for the per-CPU worker runtimes: the sidecar's budget is a few MiB beside the app.
+    exporter_core::limit_malloc_arenas(2, None);
     exporter_core::run_main(
         "gateway-sidecar",
         gateway_sidecar::Cli::parse_from_env,

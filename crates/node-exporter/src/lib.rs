@@ -68,15 +68,3 @@ pub fn landing() -> Landing {
         version: env!("CARGO_PKG_VERSION"),
     }
 }
-
-/// Caps glibc's malloc arenas (see `main`).
-pub fn limit_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-        // Give freed memory back once 64 KiB sit unused at the top of the heap (glibc's default
-        // is 128 KiB and grows with use): a scrape's buffers are short-lived.
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 * 1024);
-    }
-}
