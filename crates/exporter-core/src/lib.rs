@@ -21,9 +21,11 @@ pub mod exposition;
 pub mod logging;
 pub mod process;
 pub mod server;
+pub mod shared;
 pub mod web_config;
 
 pub use exposition::{Exposition, MetricType};
+pub use shared::{SharedText, SharedTextWriter};
 
 use std::process::ExitCode;
 
@@ -116,4 +118,14 @@ pub fn limit_malloc_arenas(arenas: i32, trim_threshold: Option<i32>) {
     }
     #[cfg(not(target_env = "gnu"))]
     let _ = (arenas, trim_threshold);
+}
+
+/// Returns the free pages of the heap to the kernel (glibc's `malloc_trim`), after a burst of
+/// short-lived allocations (a large collection) that would otherwise stay resident.
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

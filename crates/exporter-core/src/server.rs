@@ -395,9 +395,10 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
                 process::collect(&mut expo);
                 state.metrics.collect(&mut expo);
             }
+            let shared = expo.take_shared();
             let body = expo.to_bytes();
             state.metrics.count(200);
-            encode(req, body)
+            encode(req, body, shared.as_deref())
         }
         Err(e) => {
             if e.status >= 500 {
@@ -417,8 +418,11 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
     resp
 }
 
-/// The body as is, or gzipped when the client accepts it (Prometheus does).
-fn encode(req: &Request<Incoming>, body: Vec<u8>) -> Resp {
+/// The body as is, or gzipped when the client accepts it (Prometheus does), followed by the
+/// pre-compressed `shared` text if any.
+type ResponseBuilder = hyper::http::response::Builder;
+
+fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&crate::SharedText>) -> Resp {
     let gzip = req
         .headers()
         .get_all(header::ACCEPT_ENCODING)
@@ -434,27 +438,50 @@ fn encode(req: &Request<Incoming>, body: Vec<u8>) -> Resp {
     let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, CONTENT_TYPE);
-    let body = if gzip {
-        // The fastest level: a scrape's text compresses well anyway, and CPU per scrape is what
-        // an exporter on every node is judged by.
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
-            flate2::Compression::fast(),
-        );
-        match enc.write_all(&body).and_then(|_| enc.finish()) {
+    let body = match shared {
+        Some(text) if gzip => match text.gzip_after(&body) {
             Ok(z) => {
                 builder = builder.header(header::CONTENT_ENCODING, "gzip");
                 z
             }
-            Err(_) => body,
+            Err(_) => return encoding_failed(),
+        },
+        Some(text) => {
+            if text.inflate_into(&mut body).is_err() {
+                return encoding_failed();
+            }
+            body
         }
-    } else {
-        body
+        None => compress(gzip, body, &mut builder),
     };
     builder = builder.header(header::VARY, "Accept-Encoding");
     builder
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n"))
+        .unwrap_or_else(|_| encoding_failed())
+}
+
+fn encoding_failed() -> Resp {
+    text(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n")
+}
+
+/// `body` gzipped if `gzip` (and the header set on `builder`), else as is.
+fn compress(gzip: bool, body: Vec<u8>, builder: &mut ResponseBuilder) -> Vec<u8> {
+    if !gzip {
+        return body;
+    }
+    // The fastest level: a scrape's text compresses well anyway, and CPU per scrape is what an
+    // exporter on every node is judged by.
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    match enc.write_all(&body).and_then(|_| enc.finish()) {
+        Ok(z) => {
+            *builder = std::mem::take(builder).header(header::CONTENT_ENCODING, "gzip");
+            z
+        }
+        Err(_) => body,
+    }
 }
 
 fn text(status: StatusCode, body: &str) -> Resp {

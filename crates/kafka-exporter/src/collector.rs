@@ -168,9 +168,11 @@ impl Collector {
             }
         }
         view.errors_total = self.errors;
-        view.rendered = crate::snapshot::render_text(&view, &self.cfg.labels);
+        view.rendered = Some(crate::snapshot::render_shared(&view, &self.cfg.labels));
         self.last = view.clone();
         self.shared.set(view);
+        // The collection's requests and the rendering freed far more than the snapshot keeps.
+        exporter_core::release_free_memory();
     }
 
     fn main_client(&mut self) -> Result<Arc<BaseConsumer>, String> {

@@ -33,12 +33,11 @@ impl App for KafkaApp {
     fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
         let view = self.shared.get();
         let mut out = Exposition::new();
-        if view.rendered.is_empty() {
+        match &view.rendered {
+            // Rendered and compressed once per collection; the server appends it to the body.
+            Some(text) => out.append_shared(Arc::clone(text)),
             // Before the first collection: only the health families.
-            snapshot::render(&view, &self.labels, &mut out);
-        } else {
-            // Rendered once per collection; a scrape only copies it.
-            out.append_text(&view.rendered);
+            None => snapshot::render(&view, &self.labels, &mut out),
         }
         exporter_core::build_info(
             &mut out,

@@ -2,7 +2,10 @@
 //! (names, HELP, labels) plus ours (`kafka_up`, collection timing and errors, group state, lag in
 //! seconds).
 
-use exporter_core::Exposition;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use exporter_core::{Exposition, SharedText, SharedTextWriter};
 
 use crate::lag::lag;
 
@@ -72,7 +75,7 @@ impl Snapshot {
 }
 
 /// The snapshot plus the health of the collector, swapped in whole after each collection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct View {
     /// Shared between successive views, so a failed collection does not copy it.
     pub snapshot: std::sync::Arc<Snapshot>,
@@ -83,9 +86,9 @@ pub struct View {
     pub last_success: Option<f64>,
     /// Seconds the last collection took.
     pub last_duration: Option<f64>,
-    /// This view in the text format, rendered once per collection so that a scrape only copies
-    /// it (empty before the first collection).
-    pub rendered: std::sync::Arc<str>,
+    /// This view in the text format, rendered and compressed once per collection so that a
+    /// scrape only appends it (`None` before the first collection).
+    pub rendered: Option<Arc<SharedText>>,
 }
 
 /// The constant labels plus a series' own.
@@ -98,29 +101,81 @@ fn with<'a>(
     l
 }
 
-impl Default for View {
-    fn default() -> Self {
-        Self {
-            snapshot: std::sync::Arc::default(),
-            up: false,
-            errors_total: 0,
-            last_success: None,
-            last_duration: None,
-            rendered: std::sync::Arc::from(""),
+/// Where [`render`] puts samples.
+pub trait Sink {
+    fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64);
+    fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64);
+}
+
+impl Sink for Exposition {
+    fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        Exposition::gauge(self, name, help, labels, value);
+    }
+    fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        Exposition::counter(self, name, help, labels, value);
+    }
+}
+
+/// Records only the names of the families.
+#[derive(Default)]
+struct Names(BTreeSet<String>);
+
+impl Sink for Names {
+    fn gauge(&mut self, name: &str, _: &str, _: &[(&str, &str)], _: f64) {
+        if !self.0.contains(name) {
+            self.0.insert(name.to_string());
+        }
+    }
+    fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        self.gauge(name, help, labels, value);
+    }
+}
+
+/// Keeps only the samples of one family.
+struct OneFamily<'a> {
+    name: &'a str,
+    out: Exposition,
+}
+
+impl Sink for OneFamily<'_> {
+    fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        if name == self.name {
+            self.out.gauge(name, help, labels, value);
+        }
+    }
+    fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        if name == self.name {
+            self.out.counter(name, help, labels, value);
         }
     }
 }
 
-/// `view` in the text format, with `labels` (see [`render`]).
-pub fn render_text(view: &View, labels: &[(String, String)]) -> std::sync::Arc<str> {
-    let mut out = Exposition::new();
-    render(view, labels, &mut out);
-    std::sync::Arc::from(String::from_utf8_lossy(&out.to_bytes()).as_ref())
+/// `view` in the text format, with `labels` (see [`render`]), compressed.
+///
+/// Rendered one family at a time, in name order (the order a whole [`Exposition`] writes), and
+/// compressed as it goes: a cluster with 10,000 partitions and 1,000 groups has tens of MiB of
+/// text, of which only the largest family is ever held at once.
+pub fn render_shared(view: &View, labels: &[(String, String)]) -> Arc<SharedText> {
+    let mut names = Names::default();
+    render(view, labels, &mut names);
+    let mut w = SharedTextWriter::new();
+    let mut buf = Vec::new();
+    for name in &names.0 {
+        let mut one = OneFamily {
+            name,
+            out: Exposition::new(),
+        };
+        render(view, labels, &mut one);
+        buf.clear();
+        one.out.render(&mut buf);
+        w.push(&buf);
+    }
+    Arc::new(w.finish())
 }
 
 /// Adds every family of `view` to `out`; `labels` are `--kafka.labels`, added to every kafka_*
 /// series as upstream does.
-pub fn render(view: &View, labels: &[(String, String)], out: &mut Exposition) {
+pub fn render(view: &View, labels: &[(String, String)], out: &mut impl Sink) {
     let base: Vec<(&str, &str)> = labels
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -505,5 +560,46 @@ kafka_up 1
         assert!(got.contains("kafka_up 0\n"));
         assert!(got.contains("kafka_exporter_collection_errors_total 1\n"));
         assert!(!got.contains("kafka_brokers"));
+    }
+
+    #[test]
+    fn family_at_a_time_matches_the_whole_exposition() {
+        // A bigger cluster than view()'s, with partition ids that sort differently as strings.
+        let mut v = view();
+        let s = std::sync::Arc::make_mut(&mut v.snapshot);
+        for t in 0..3 {
+            let name = format!("t{t}");
+            s.topics.push(Topic {
+                name: name.clone(),
+                partitions: (0..12)
+                    .map(|id| Partition {
+                        id,
+                        leader: 1,
+                        replicas: vec![1],
+                        isr: 1,
+                        oldest: Some(0),
+                        newest: Some(i64::from(id) * 7),
+                    })
+                    .collect(),
+            });
+            s.groups.push(Group {
+                name: format!("g{t}"),
+                state: "Empty".into(),
+                members: 0,
+                offsets: (0..12)
+                    .map(|partition| GroupOffset {
+                        topic: name.clone(),
+                        partition,
+                        committed: i64::from(partition),
+                        lag_seconds: Some(f64::from(partition) / 3.0),
+                    })
+                    .collect(),
+            });
+        }
+        let labels = vec![("cluster".to_string(), "a".to_string())];
+        let shared = render_shared(&v, &labels);
+        let mut got = Vec::new();
+        shared.inflate_into(&mut got).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), text(&v, &labels));
     }
 }

@@ -230,6 +230,25 @@ fn every_family_has_the_exact_values_after_a_known_sequence() {
         build.len() == 1 && build[0].contains("version=\"") && build[0].ends_with("} 1"),
         "{build:?}"
     );
+    // The same through a real client asking for gzip, as Prometheus does (the snapshot part of
+    // that body is compressed once per collection, see exporter_core::shared).
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "--compressed",
+            &format!("http://127.0.0.1:{}/metrics", exp.port),
+        ])
+        .output()
+        .expect("curl (scripts/install-deps.sh installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let gz = String::from_utf8(out.stdout).unwrap();
+    for line in &expected {
+        assert!(has(&gz, line), "gzip scrape: missing {line:?} in:\n{gz}");
+    }
+    assert!(
+        gz.contains("# TYPE process_cpu_seconds_total counter"),
+        "{gz}"
+    );
     // A group shows only the topics it consumes.
     assert!(
         !body.contains("consumergroup=\"billing\",partition=\"0\",topic=\"audit\""),
