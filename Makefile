@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-monitoring e2e fmt-check lint run bench-node bench-sidecar clean
+.PHONY: all build release deps test test-rust test-monitoring e2e fmt-check lint run bench-node bench-kafka bench-sidecar clean
 
 all: build
 
@@ -46,6 +46,11 @@ run: deps
 ## Benchmarks print figures beside the Go original; they never fail on a figure.
 bench-node: deps
 	scripts/bench-node.sh
+
+## kafka-exporter against Tansu at 1,000 and 10,000 partitions (counting proxy in front of the
+## broker); e.g. make bench-kafka BENCH_KAFKA_ARGS="--sizes small --json out.json".
+bench-kafka: deps
+	scripts/bench-kafka.sh $(BENCH_KAFKA_ARGS)
 
 bench-sidecar:
 	scripts/bench-sidecar.sh
