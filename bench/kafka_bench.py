@@ -326,13 +326,13 @@ def start_tansu(binary, port, advertised, workdir):
 
 
 class Exporter(Proc):
-    def __init__(self, binary, kafka_port, interval, workdir):
+    def __init__(self, binary, kafka_port, interval, workdir, env=None):
         for _ in range(3):
             self.port = free_port()
             super().__init__("exporter", [
                 binary, "--kafka.server=127.0.0.1:%d" % kafka_port,
                 "--refresh.metadata=%ds" % interval,
-                "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"], workdir)
+                "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"], workdir, env)
             RUNNING.append(self)
             if self._wait_ready():
                 return
@@ -534,6 +534,14 @@ def client_floor(body, n):
     return sorted(lat)
 
 
+def exporter_env(a):
+    env = dict(os.environ)
+    for kv in a.exporter_env or []:
+        k, _, v = kv.partition("=")
+        env[k] = v
+    return env
+
+
 def bench_size(name, a, work):
     topics, per_topic, groups, interval = SIZES[name]
     if a.interval:
@@ -575,7 +583,7 @@ def bench_size(name, a, work):
         sys.stdout.flush()
 
         # 3. The exporter.
-        exp = Exporter(a.exporter, proxy.port, interval, work)
+        exp = Exporter(a.exporter, proxy.port, interval, work, exporter_env(a))
         t_start = time.monotonic()
         # Before (or at the very start of) its first collection: the floor of its memory.
         res["rss_start_mib"] = exp.status().get("VmRSS", 0) / 1024.0
@@ -593,7 +601,7 @@ def bench_size(name, a, work):
             exp.stop()
             interval = int(dur * 3) + 1
             print("  first collection took %.1f s: restarting with --refresh.metadata=%ds" % (dur, interval))
-            exp = Exporter(a.exporter, proxy.port, interval, work)
+            exp = Exporter(a.exporter, proxy.port, interval, work, exporter_env(a))
             ts, dur = None, None
             while True:
                 _, body, ts, dur = wait_collection(exp, ts, dur, a.first_timeout)
@@ -870,6 +878,8 @@ def main():
     ap.add_argument("--gzip-scrapes", type=int, default=100, help="then this many with Accept-Encoding: gzip")
     ap.add_argument("--setup-timeout", type=int, default=1800, help="seconds allowed for the workload setup")
     ap.add_argument("--first-timeout", type=float, default=600.0, help="seconds allowed for the first collection")
+    ap.add_argument("--exporter-env", action="append", metavar="NAME=VALUE",
+                    help="environment for the exporter (repeatable), e.g. GLIBC_TUNABLES=... to try allocator settings")
     ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args()
 
@@ -891,6 +901,8 @@ def main():
         time.strftime("%Y-%m-%d %H:%M:%S"), os.cpu_count(), os.uname().release,
         subprocess.run([a.tansu, "--version"], capture_output=True, text=True).stdout.strip() or "tansu"))
     print("every client talks to the broker through a counting proxy in this process; logs in %s" % work)
+    if a.exporter_env:
+        print("exporter environment: %s" % " ".join(a.exporter_env))
     results = []
     try:
         for s in sizes:
