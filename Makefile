@@ -60,6 +60,11 @@ down:
 bench-node: deps
 	scripts/bench-node.sh
 
+## kafka-exporter against Tansu at 1,000 and 10,000 partitions (counting proxy in front of the
+## broker); e.g. make bench-kafka BENCH_KAFKA_ARGS="--sizes small --json out.json".
+bench-kafka: deps
+	scripts/bench-kafka.sh $(BENCH_KAFKA_ARGS)
+
 bench-sidecar:
 	scripts/bench-sidecar.sh
 
