@@ -850,10 +850,12 @@ def summary(results):
         own = max((c or 0.0) - b for c, b in zip(r["collection_s"], r["broker_in_flight_wall_s"]))
         print()
         print("== the issue's targets at the large size (%s partitions, %s groups)" % (fmt(r["partitions"]), fmt(r["groups"])))
-        print("  scrape p99 <= %.0f ms:   %8s ms   %s (a %s-byte body; this client alone needs p99 %s ms "
-              "for it; gzip p99 %s ms)" % (
-                  TARGET_P99_MS, fmt(r["scrape_p99_ms"]), verdict(r["scrape_p99_ms"] <= TARGET_P99_MS),
-                  fmt(r["response_bytes"]), fmt(r["floor_p99_ms"]), fmt(r.get("gzip_p99_ms"))))
+        gz = r.get("gzip_p99_ms")
+        print("  scrape p99 <= %.0f ms:   %8s ms   %s with gzip, as Prometheus scrapes (%s bytes); "
+              "without gzip %s ms for a %s-byte body, which this client alone needs p99 %s ms for" % (
+                  TARGET_P99_MS, fmt(gz), verdict(gz is not None and gz <= TARGET_P99_MS),
+                  fmt(r.get("gzip_bytes")), fmt(r["scrape_p99_ms"]), fmt(r["response_bytes"]),
+                  fmt(r["floor_p99_ms"])))
         print("  collection <= %.0f s:     %8s s (worst of %d)   %s; the broker was busy %s s of it "
               "(summed request time %s s); without the broker at most %s s   %s"
               % (TARGET_COLLECTION_S, fmt(coll), r["collections"], verdict(coll <= TARGET_COLLECTION_S),
@@ -873,9 +875,9 @@ def main():
     ap.add_argument("--messages", type=int, default=4, help="records per partition (the workload's --messages)")
     ap.add_argument("--collections", type=int, default=3, help="K: collections measured")
     ap.add_argument("--interval", type=int, help="--refresh.metadata in seconds (default 10 small, 30 large)")
-    ap.add_argument("--scrapes", type=int, default=1000)
+    ap.add_argument("--scrapes", type=int, default=200, help="plain (no gzip) scrapes")
     ap.add_argument("--scrape-budget", type=float, default=120.0, help="at most this many seconds of scrapes")
-    ap.add_argument("--gzip-scrapes", type=int, default=100, help="then this many with Accept-Encoding: gzip")
+    ap.add_argument("--gzip-scrapes", type=int, default=1000, help="then this many with Accept-Encoding: gzip, as Prometheus sends")
     ap.add_argument("--setup-timeout", type=int, default=1800, help="seconds allowed for the workload setup")
     ap.add_argument("--first-timeout", type=float, default=600.0, help="seconds allowed for the first collection")
     ap.add_argument("--exporter-env", action="append", metavar="NAME=VALUE",

@@ -62,6 +62,9 @@ pub fn client_config(cfg: &Config) -> ClientConfig {
         )
         // High watermarks as upstream (sarama) reads them, not the last stable offset.
         .set("isolation.level", "read_uncommitted")
+        // librdkafka would otherwise ask every broker for client-telemetry subscriptions
+        // (KIP-714) every few seconds: requests that tell the exporter nothing.
+        .set("enable.metrics.push", "false")
         .set("log_level", "3");
     let protocol = match (cfg.sasl.is_some(), cfg.tls.is_some()) {
         (false, false) => "plaintext",
