@@ -40,13 +40,18 @@ impl History {
         self.samples.is_empty()
     }
 
-    /// Records that the head was at `high` at time `t`. A flat head keeps the time it was first
-    /// seen there (that is when those messages became available); a head that went backwards
-    /// (topic re-created, truncation) starts a new history.
+    /// Records that the head was at `high` at time `t`. A flat head keeps only its latest time:
+    /// the record at that offset did not exist yet then, so it was produced later (keeping the
+    /// first time would make a topic that idled for an hour look an hour behind as soon as one
+    /// record arrives). A head that went backwards (topic re-created, truncation) starts a new
+    /// history.
     pub fn push(&mut self, t: f64, high: i64) {
-        match self.samples.back() {
-            Some(&(_, last)) if last == high => return,
-            Some(&(_, last)) if last > high => self.samples.clear(),
+        match self.samples.back_mut() {
+            Some(last) if last.1 == high => {
+                last.0 = t;
+                return;
+            }
+            Some(&mut (_, last)) if last > high => self.samples.clear(),
             _ => {}
         }
         if self.samples.len() == self.cap {
@@ -126,16 +131,19 @@ mod tests {
     }
 
     #[test]
-    fn flat_head_keeps_first_time_and_backwards_resets() {
+    fn flat_head_keeps_latest_time_and_backwards_resets() {
         let mut h = History::new(10);
+        // Idle at 50 for an hour, then 100 records within 10 s.
         h.push(100.0, 50);
-        h.push(110.0, 50);
+        h.push(3700.0, 50);
         assert_eq!(h.len(), 1);
-        h.push(120.0, 150);
-        assert_eq!(h.time_of(100), Some(110.0));
-        h.push(130.0, 10);
+        h.push(3710.0, 150);
+        // A group at 50 is about 10 s behind, not an hour.
+        assert_eq!(h.lag_seconds(50, 3710.0), Some(10.0));
+        assert_eq!(h.time_of(100), Some(3705.0));
+        h.push(3720.0, 10);
         assert_eq!(h.len(), 1);
-        assert_eq!(h.time_of(10), Some(130.0));
+        assert_eq!(h.time_of(10), Some(3720.0));
     }
 
     #[test]
