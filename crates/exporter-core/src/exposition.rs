@@ -70,6 +70,22 @@ impl Family {
         self.lines.is_empty()
     }
 
+    /// The samples, sorted and de-duplicated (counters, gauges, untyped), into `out`.
+    fn write_samples(&mut self, out: &mut Vec<u8>) {
+        if matches!(
+            self.kind,
+            MetricType::Counter | MetricType::Gauge | MetricType::Untyped
+        ) {
+            // Stable, so that of two identical series the first one written stays.
+            self.lines.sort_by(|a, b| a.0.cmp(&b.0));
+            self.lines
+                .dedup_by(|b, a| a.0 == b.0 && series(&a.1) == series(&b.1));
+        }
+        for (_, line) in &self.lines {
+            out.extend_from_slice(line.as_bytes());
+        }
+    }
+
     fn push(
         &mut self,
         suffix: &str,
@@ -263,29 +279,25 @@ impl Exposition {
             if fam.lines.is_empty() {
                 continue;
             }
-            out.extend_from_slice(b"# HELP ");
-            out.extend_from_slice(fam.name.as_bytes());
-            out.push(b' ');
-            escape_help(out, &fam.help);
-            out.extend_from_slice(b"\n# TYPE ");
-            out.extend_from_slice(fam.name.as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(fam.kind.as_str().as_bytes());
-            out.push(b'\n');
-            if matches!(
-                fam.kind,
-                MetricType::Counter | MetricType::Gauge | MetricType::Untyped
-            ) {
-                // Stable, so that of two identical series the first one written stays.
-                fam.lines.sort_by(|a, b| a.0.cmp(&b.0));
-                fam.lines
-                    .dedup_by(|b, a| a.0 == b.0 && series(&a.1) == series(&b.1));
-            }
-            for (_, line) in &fam.lines {
-                out.extend_from_slice(line.as_bytes());
-            }
+            write_header(out, &fam.name, &fam.help, fam.kind);
+            fam.write_samples(out);
         }
         out.extend_from_slice(self.tail.as_bytes());
+    }
+
+    /// Writes the samples of every family, sorted and de-duplicated as [`Exposition::render`]
+    /// does, without their HELP and TYPE lines, and empties the families (keeping them). For an
+    /// exporter that writes one large family in parts whose order it knows (its samples grouped
+    /// by the value of the label that sorts first), so that only one part is held at a time;
+    /// it writes the header once with [`write_header`].
+    pub fn drain_samples(&mut self, out: &mut Vec<u8>) {
+        self.families.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        self.index.clear();
+        for (i, fam) in self.families.iter_mut().enumerate() {
+            fam.write_samples(out);
+            fam.lines.clear();
+            self.index.insert(fam.name.clone(), i);
+        }
     }
 
     /// Renders into a new buffer.
@@ -294,6 +306,19 @@ impl Exposition {
         self.render(&mut out);
         out
     }
+}
+
+/// A family's `# HELP` and `# TYPE` lines.
+pub fn write_header(out: &mut Vec<u8>, name: &str, help: &str, kind: MetricType) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    escape_help(out, help);
+    out.extend_from_slice(b"\n# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.push(b'\n');
 }
 
 /// A sample line without its value: the series it belongs to.

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use exporter_core::{Exposition, SharedText, SharedTextWriter};
+use exporter_core::exposition::write_header;
+use exporter_core::{Exposition, MetricType, SharedText, SharedTextWriter};
 
 use crate::lag::lag;
 
@@ -105,6 +106,8 @@ fn with<'a>(
 pub trait Sink {
     fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64);
     fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64);
+    /// The samples of one consumer group are all in: none that follows sorts before them.
+    fn group_done(&mut self) {}
 }
 
 impl Sink for Exposition {
@@ -131,44 +134,78 @@ impl Sink for Names {
     }
 }
 
-/// Keeps only the samples of one family.
+/// Keeps only the samples of one family, and writes them to `to` group by group (or all at
+/// the end), so that a family of 100,000 consumer-group series is never held whole.
 struct OneFamily<'a> {
     name: &'a str,
     out: Exposition,
+    /// HELP and TYPE, known from the first sample.
+    meta: Option<(String, MetricType)>,
+    header_written: bool,
+    buf: Vec<u8>,
+    to: &'a mut SharedTextWriter,
+}
+
+impl OneFamily<'_> {
+    fn note(&mut self, help: &str, kind: MetricType) {
+        if self.meta.is_none() {
+            self.meta = Some((help.to_string(), kind));
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some((help, kind)) = &self.meta else {
+            return;
+        };
+        self.buf.clear();
+        if !self.header_written {
+            write_header(&mut self.buf, self.name, help, *kind);
+            self.header_written = true;
+        }
+        self.out.drain_samples(&mut self.buf);
+        self.to.push(&self.buf);
+    }
 }
 
 impl Sink for OneFamily<'_> {
     fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
         if name == self.name {
+            self.note(help, MetricType::Gauge);
             self.out.gauge(name, help, labels, value);
         }
     }
     fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
         if name == self.name {
+            self.note(help, MetricType::Counter);
             self.out.counter(name, help, labels, value);
         }
+    }
+    fn group_done(&mut self) {
+        self.flush();
     }
 }
 
 /// `view` in the text format, with `labels` (see [`render`]), compressed.
 ///
-/// Rendered one family at a time, in name order (the order a whole [`Exposition`] writes), and
-/// compressed as it goes: a cluster with 10,000 partitions and 1,000 groups has tens of MiB of
-/// text, of which only the largest family is ever held at once.
+/// Rendered one family at a time, in name order (the order a whole [`Exposition`] writes),
+/// consumer-group families one group at a time, compressed as it goes: a cluster with 10,000
+/// partitions and 1,000 groups has tens of MiB of text, of which only one group's part of a
+/// family (or one topic-level family) is held at once.
 pub fn render_shared(view: &View, labels: &[(String, String)]) -> Arc<SharedText> {
     let mut names = Names::default();
     render(view, labels, &mut names);
     let mut w = SharedTextWriter::new();
-    let mut buf = Vec::new();
     for name in &names.0 {
         let mut one = OneFamily {
             name,
             out: Exposition::new(),
+            meta: None,
+            header_written: false,
+            buf: Vec::new(),
+            to: &mut w,
         };
         render(view, labels, &mut one);
-        buf.clear();
-        one.out.render(&mut buf);
-        w.push(&buf);
+        one.flush();
     }
     Arc::new(w.finish())
 }
@@ -384,6 +421,9 @@ pub fn render(view: &View, labels: &[(String, String)], out: &mut impl Sink) {
                 m,
             );
         }
+        // Every series after this one sorts after this group's (consumergroup is the first
+        // label that varies in each of these families, and groups are sorted by name).
+        out.group_done();
     }
 }
 
@@ -567,7 +607,9 @@ kafka_up 1
         // A bigger cluster than view()'s, with partition ids that sort differently as strings.
         let mut v = view();
         let s = std::sync::Arc::make_mut(&mut v.snapshot);
-        for t in 0..3 {
+        // Group names that are prefixes of each other ("g1" < "g10" < "g2"), sorted as the
+        // collector sorts them.
+        for (t, group) in ["g1", "g10", "g2"].into_iter().enumerate() {
             let name = format!("t{t}");
             s.topics.push(Topic {
                 name: name.clone(),
@@ -583,7 +625,7 @@ kafka_up 1
                     .collect(),
             });
             s.groups.push(Group {
-                name: format!("g{t}"),
+                name: group.to_string(),
                 state: "Empty".into(),
                 members: 0,
                 offsets: (0..12)
