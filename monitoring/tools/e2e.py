@@ -17,7 +17,9 @@ Checks (each polled until it passes or times out, one PASS/FAIL line each):
     made (every auth type and route; Kafka up, lag in messages and seconds, group state);
   - every panel query of the three dashboards returns data (/api/v1/query), but for the
     ALLOWED_EMPTY list below (each with its reason);
-  - ServiceDown is silent while everything runs, and fires for user-service once its stub stops.
+  - ServiceDown is silent while everything runs, and fires for user-service once its stub stops;
+  - once Tansu stops, KafkaBrokerUnreachable fires while the kafka-exporter keeps serving
+    (its target up, kafka_up 0).
 Ends with `e2e: N passed, M failed`; exit status 1 on any failure, 2 on a setup error.
 Everything started is stopped on exit, failure, Ctrl-C or SIGTERM.
 
@@ -50,6 +52,7 @@ DASHBOARDS = os.path.join(REPO, "monitoring", "grafana", "dashboards")
 CHECKED_DASHBOARDS = ["system-overview.json", "auth-metrics.json", "kafka-overview.json"]
 DROPPED_JOBS = {"alertmanager": "not run natively"}
 SERVICE_DOWN_FOR = "3s"
+KAFKA_DOWN_FOR = "3s"
 
 # Panel queries that may legitimately return nothing on this host: (dashboard uid, panel title,
 # refId) -> reason, e.g.
@@ -310,7 +313,8 @@ def _run(args, tmp, res, procs):
            "--target", f"kafka-exporter=127.0.0.1:{p_kexp}",
            "--no-alertmanager",
            "--scrape-interval", "1s", "--evaluation-interval", "1s",
-           "--for", f"ServiceDown={SERVICE_DOWN_FOR}"]
+           "--for", f"ServiceDown={SERVICE_DOWN_FOR}",
+           "--for", f"KafkaBrokerUnreachable={KAFKA_DOWN_FOR}"]
     for job in DROPPED_JOBS:
         gen += ["--drop-job", job]
     g = subprocess.run(gen, capture_output=True, text=True)
@@ -376,7 +380,7 @@ def _run(args, tmp, res, procs):
                   f"statuses {dict(sorted(driver.statuses.items()))}")
         bad = driver.errors or driver.sent < 50 or any(st >= 500 for st in driver.statuses)
         (res.fail if bad else res.ok)("driver traffic through the sidecar answered", detail)
-    dead = procs.dead(expected=("stub-user-service",))
+    dead = procs.dead(expected=("stub-user-service", "tansu", "workload"))
     if dead:
         res.fail("processes stayed up", ", ".join(f"{n} exited {rc}" for n, rc in dead))
 
@@ -508,6 +512,31 @@ def checks(prom, res, jobs, promdir, procs, driver):
     (res.ok if ok else res.fail)(
         "ServiceDown fires for user-service after its stub stops",
         f"firing after {time.monotonic() - t0:.1f}s (for: {SERVICE_DOWN_FOR})" if ok else detail)
+
+    # The broker stops: the kafka-exporter keeps serving (its target stays up, kafka_up 0) and
+    # KafkaBrokerUnreachable fires.
+    procs.stop("tansu")
+    t0 = time.monotonic()
+
+    def kafka_alert():
+        alerts = prom.get("/api/v1/alerts")["alerts"]
+        firing = [a for a in alerts if a["labels"].get("alertname") == "KafkaBrokerUnreachable"
+                  and a["state"] == "firing"]
+        return bool(firing), f"{len(firing)} firing"
+    ok, detail = poll(kafka_alert, timeout=TIMEOUT)
+    (res.ok if ok else res.fail)(
+        "KafkaBrokerUnreachable fires after the broker stops",
+        f"firing after {time.monotonic() - t0:.1f}s (for: {KAFKA_DOWN_FOR})" if ok else detail)
+
+    def exporter_serving():
+        up = prom.get("/api/v1/query", query='up{job="kafka-exporter"}')["result"]
+        kup = prom.get("/api/v1/query", query='kafka_up{job="kafka-exporter"}')["result"]
+        values = ([r["value"][1] for r in up], [r["value"][1] for r in kup])
+        return values == (["1"], ["0"]), f"up, kafka_up = {values}"
+    ok, detail = poll(exporter_serving, timeout=10)
+    alive = procs.procs["kafka-exporter"][0].poll() is None
+    (res.ok if ok and alive else res.fail)(
+        "kafka-exporter keeps serving without the broker", detail + ("" if alive else ", exited"))
 
 
 def main():
