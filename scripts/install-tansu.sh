@@ -12,4 +12,11 @@ if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$want"; then
   exit 0
 fi
 echo "install-tansu: building tansu $want (about 9 minutes on 2 CPUs, once)"
-cargo install tansu --version "$want" --locked --features dynostore
+# A second try if the first fails (a registry hiccup); cargo keeps what it already fetched.
+for attempt in 1 2; do
+  if cargo install tansu --version "$want" --locked --features dynostore; then
+    exit 0
+  fi
+  echo "install-tansu: attempt $attempt failed" >&2
+done
+exit 1
