@@ -44,8 +44,9 @@ impl App for KafkaApp {
             "kafka_exporter",
             &BuildInfo {
                 version: env!("CARGO_PKG_VERSION"),
-                revision: "unknown",
-                branch: "unknown",
+                // Set at build time by whoever builds a release (as node-exporter reads them).
+                revision: option_env!("GIT_REVISION").unwrap_or("unknown"),
+                branch: option_env!("GIT_BRANCH").unwrap_or("unknown"),
             },
         );
         Box::pin(async move { Ok::<_, HttpError>(out) })
