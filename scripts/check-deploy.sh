@@ -13,28 +13,8 @@ VPY="$VENV/bin/python"           # helm-python-sdk, kubernetes-validate
 PY=/usr/bin/python3              # Debian's: PyYAML and docker-compose's modules
 CHART=deploy/helm/platform-observability
 TOOLS=deploy/tools
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-# Runs one named check; its output is indented under the name.
-check() {
-  local name=$1
-  shift
-  echo "--- $name"
-  if "$@" > "$TMP/out" 2>&1; then
-    sed 's/^/    /' "$TMP/out"
-    echo "PASS  $name"
-    PASSED=$((PASSED + 1))
-  else
-    sed 's/^/    /' "$TMP/out"
-    echo "FAIL  $name"
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$name")
-  fi
-}
+# shellcheck source=lib/checks.sh
+. scripts/lib/checks.sh
 
 missing=()
 for tool in promtool docker-compose yamllint jq node "$PY" "$VPY"; do
@@ -143,9 +123,4 @@ check "Grafana: AMP data source (plugin type, SigV4 default chain), SSO for kube
 check "IAM policies: remote write and query on the workspace only; trust policies parse" \
   "$PY" $TOOLS/check_aws.py iam
 
-echo
-if [ "$FAILED" -gt 0 ]; then
-  printf 'failed: %s\n' "${FAILED_NAMES[@]}"
-fi
-echo "deploy: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+check_summary deploy

@@ -8,28 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS=monitoring/tools
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-# Runs one named check; its output is indented under the name.
-check() {
-  local name=$1
-  shift
-  echo "--- $name"
-  if "$@" > "$TMP/out" 2>&1; then
-    sed 's/^/    /' "$TMP/out"
-    echo "PASS  $name"
-    PASSED=$((PASSED + 1))
-  else
-    sed 's/^/    /' "$TMP/out"
-    echo "FAIL  $name"
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$name")
-  fi
-}
+# shellcheck source=lib/checks.sh
+. scripts/lib/checks.sh
 
 missing=()
 for tool in promtool amtool docker-compose yamllint jq /usr/bin/python3; do
@@ -170,9 +150,4 @@ local_variant_rejects_typos() {
 }
 check "the generator rejects an unknown job or alert" local_variant_rejects_typos
 
-echo
-if [ "$FAILED" -gt 0 ]; then
-  printf 'failed: %s\n' "${FAILED_NAMES[@]}"
-fi
-echo "monitoring: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+check_summary monitoring
