@@ -37,12 +37,14 @@ import tempfile
 import threading
 import time
 
+import benchlib
+from benchlib import free_port, percentile
+
 # The issue's targets, at the large size.
 TARGET_P99_MS = 10.0
 TARGET_COLLECTION_S = 5.0
 TARGET_RSS_MIB = 40.0
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # name: (topics, partitions per topic, groups, default --refresh.metadata in seconds)
 SIZES = {
@@ -63,12 +65,6 @@ API_NAMES = {
 
 def api_name(key):
     return API_NAMES.get(key, "api%d" % key)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,29 +265,13 @@ class Proc:
 
     def status(self):
         """VmRSS and VmHWM in KiB."""
-        out = {}
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    out[line.split(":")[0]] = int(line.split()[1])
-        return out
+        return benchlib.memory_kib(self.pid)
 
     def cpu_seconds(self):
-        """utime+stime of the whole process, exited threads included."""
-        with open("/proc/%d/stat" % self.pid) as f:
-            stat = f.read()
-        fields = stat[stat.rindex(")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return benchlib.cpu_seconds(self.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
+        benchlib.stop(self.proc)
 
 RUNNING = []
 
@@ -388,15 +368,6 @@ def count_series(body, family):
 
 def group_names(body):
     return set(re.findall(rb'^kafka_consumergroup_members\{(?:[^}]*,)?consumergroup="([^"]*)"', body, re.M))
-
-
-def percentile(sorted_values, q):
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 def union_seconds(intervals):

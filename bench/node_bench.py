@@ -18,26 +18,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib
+from benchlib import CLK_TCK, free_port, percentile
 
 # The issue's targets: ours <= factor x theirs (or x floor for CPU).
 TARGET_RSS = 0.25
 TARGET_CPU_FLOOR = 1.3
 TARGET_P99 = 0.33
 TARGET_BINARY = 0.5
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Exporter:
     """A running exporter, stopped by stop() (also on error, through the caller's finally)."""
@@ -96,28 +89,13 @@ class Exporter:
         return body
 
     def rss_kib(self):
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return benchlib.memory_kib(self.pid, ("VmRSS:",)).get("VmRSS", 0)
 
     def cpu_seconds(self):
-        """utime+stime of the whole process, exited threads included."""
-        with open("/proc/%d/stat" % self.pid) as f:
-            stat = f.read()
-        fields = stat[stat.rindex(")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return benchlib.cpu_seconds(self.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
+        benchlib.stop(self.proc)
 
 def collector_success(text):
     out = {}
@@ -132,15 +110,6 @@ def default_collectors(name, binary, workdir):
         return collector_success(e.get().decode("utf-8", "replace"))
     finally:
         e.stop()
-
-
-def percentile(sorted_values, q):
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 def scrape_loop(exporters, n):
