@@ -44,6 +44,8 @@ pub struct Family {
     /// Sample lines, each ending in `\n`, with the key client_golang sorts them by: the number of
     /// labels, then the label values in label-name order. Sorted at render time.
     lines: Vec<(String, String)>,
+    /// HELP and TYPE are written (by an earlier [`Exposition::drain`]).
+    header_written: bool,
 }
 
 impl Family {
@@ -179,6 +181,7 @@ impl Exposition {
                     help: help.to_string(),
                     kind,
                     lines: Vec::new(),
+                    header_written: false,
                 });
                 self.index.insert(name.to_string(), self.families.len() - 1);
                 self.families.len() - 1
@@ -274,29 +277,36 @@ impl Exposition {
     /// Writes the text format: families sorted by name, samples sorted by labels (histograms and
     /// summaries keep the order they were written in, as their lines belong together).
     pub fn render(mut self, out: &mut Vec<u8>) {
+        self.write_families(out);
+        out.extend_from_slice(self.tail.as_bytes());
+    }
+
+    /// Writes the samples added since the last call, sorted and de-duplicated as
+    /// [`Exposition::render`] does, each family's HELP and TYPE the first time it has samples,
+    /// and empties the families (keeping them). For an exporter that writes one large family
+    /// in parts whose order it knows (its samples grouped by the value of the label that sorts
+    /// first), so that only one part is held at a time. The appended text is not written.
+    pub fn drain(&mut self, out: &mut Vec<u8>) {
+        self.write_families(out);
+        self.index.clear();
+        for (i, fam) in self.families.iter().enumerate() {
+            self.index.insert(fam.name.clone(), i);
+        }
+    }
+
+    /// Sorts the families by name (which leaves the index stale) and writes and empties them.
+    fn write_families(&mut self, out: &mut Vec<u8>) {
         self.families.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for fam in &mut self.families {
             if fam.lines.is_empty() {
                 continue;
             }
-            write_header(out, &fam.name, &fam.help, fam.kind);
-            fam.write_samples(out);
-        }
-        out.extend_from_slice(self.tail.as_bytes());
-    }
-
-    /// Writes the samples of every family, sorted and de-duplicated as [`Exposition::render`]
-    /// does, without their HELP and TYPE lines, and empties the families (keeping them). For an
-    /// exporter that writes one large family in parts whose order it knows (its samples grouped
-    /// by the value of the label that sorts first), so that only one part is held at a time;
-    /// it writes the header once with [`write_header`].
-    pub fn drain_samples(&mut self, out: &mut Vec<u8>) {
-        self.families.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        self.index.clear();
-        for (i, fam) in self.families.iter_mut().enumerate() {
+            if !fam.header_written {
+                write_header(out, &fam.name, &fam.help, fam.kind);
+                fam.header_written = true;
+            }
             fam.write_samples(out);
             fam.lines.clear();
-            self.index.insert(fam.name.clone(), i);
         }
     }
 
@@ -309,7 +319,7 @@ impl Exposition {
 }
 
 /// A family's `# HELP` and `# TYPE` lines.
-pub fn write_header(out: &mut Vec<u8>, name: &str, help: &str, kind: MetricType) {
+fn write_header(out: &mut Vec<u8>, name: &str, help: &str, kind: MetricType) {
     out.extend_from_slice(b"# HELP ");
     out.extend_from_slice(name.as_bytes());
     out.push(b' ');

@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use exporter_core::exposition::write_header;
-use exporter_core::{Exposition, MetricType, SharedText, SharedTextWriter};
+use exporter_core::{Exposition, SharedText, SharedTextWriter};
 
 use crate::lag::lag;
 
@@ -139,30 +138,14 @@ impl Sink for Names {
 struct OneFamily<'a> {
     name: &'a str,
     out: Exposition,
-    /// HELP and TYPE, known from the first sample.
-    meta: Option<(String, MetricType)>,
-    header_written: bool,
     buf: Vec<u8>,
     to: &'a mut SharedTextWriter,
 }
 
 impl OneFamily<'_> {
-    fn note(&mut self, help: &str, kind: MetricType) {
-        if self.meta.is_none() {
-            self.meta = Some((help.to_string(), kind));
-        }
-    }
-
     fn flush(&mut self) {
-        let Some((help, kind)) = &self.meta else {
-            return;
-        };
         self.buf.clear();
-        if !self.header_written {
-            write_header(&mut self.buf, self.name, help, *kind);
-            self.header_written = true;
-        }
-        self.out.drain_samples(&mut self.buf);
+        self.out.drain(&mut self.buf);
         self.to.push(&self.buf);
     }
 }
@@ -170,13 +153,11 @@ impl OneFamily<'_> {
 impl Sink for OneFamily<'_> {
     fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
         if name == self.name {
-            self.note(help, MetricType::Gauge);
             self.out.gauge(name, help, labels, value);
         }
     }
     fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
         if name == self.name {
-            self.note(help, MetricType::Counter);
             self.out.counter(name, help, labels, value);
         }
     }
@@ -199,8 +180,6 @@ pub fn render_shared(view: &View, labels: &[(String, String)]) -> Arc<SharedText
         let mut one = OneFamily {
             name,
             out: Exposition::new(),
-            meta: None,
-            header_written: false,
             buf: Vec::new(),
             to: &mut w,
         };
