@@ -420,8 +420,6 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
 
 /// The body as is, or gzipped when the client accepts it (Prometheus does), followed by the
 /// pre-compressed `shared` text if any.
-type ResponseBuilder = hyper::http::response::Builder;
-
 fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&crate::SharedText>) -> Resp {
     let gzip = req
         .headers()
@@ -435,26 +433,36 @@ fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&crate::Sha
             let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
             name.eq_ignore_ascii_case("gzip") && !refused
         });
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, CONTENT_TYPE);
-    let body = match shared {
+    let (body, gzipped) = match shared {
         Some(text) if gzip => match text.gzip_after(&body) {
-            Ok(z) => {
-                builder = builder.header(header::CONTENT_ENCODING, "gzip");
-                z
-            }
+            Ok(z) => (z, true),
             Err(_) => return encoding_failed(),
         },
-        Some(text) => {
-            if text.inflate_into(&mut body).is_err() {
-                return encoding_failed();
+        Some(text) => match text.inflate_into(&mut body) {
+            Ok(()) => (body, false),
+            Err(_) => return encoding_failed(),
+        },
+        // The fastest level: a scrape's text compresses well anyway, and CPU per scrape is what
+        // an exporter on every node is judged by.
+        None if gzip => {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            match enc.write_all(&body).and_then(|_| enc.finish()) {
+                Ok(z) => (z, true),
+                Err(_) => (body, false),
             }
-            body
         }
-        None => compress(gzip, body, &mut builder),
+        None => (body, false),
     };
-    builder = builder.header(header::VARY, "Accept-Encoding");
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, CONTENT_TYPE)
+        .header(header::VARY, "Accept-Encoding");
+    if gzipped {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+    }
     builder
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| encoding_failed())
@@ -462,26 +470,6 @@ fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&crate::Sha
 
 fn encoding_failed() -> Resp {
     text(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n")
-}
-
-/// `body` gzipped if `gzip` (and the header set on `builder`), else as is.
-fn compress(gzip: bool, body: Vec<u8>, builder: &mut ResponseBuilder) -> Vec<u8> {
-    if !gzip {
-        return body;
-    }
-    // The fastest level: a scrape's text compresses well anyway, and CPU per scrape is what an
-    // exporter on every node is judged by.
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::fast(),
-    );
-    match enc.write_all(&body).and_then(|_| enc.finish()) {
-        Ok(z) => {
-            *builder = std::mem::take(builder).header(header::CONTENT_ENCODING, "gzip");
-            z
-        }
-        Err(_) => body,
-    }
 }
 
 fn text(status: StatusCode, body: &str) -> Resp {

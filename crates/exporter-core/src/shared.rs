@@ -67,13 +67,6 @@ impl SharedTextWriter {
 }
 
 impl SharedText {
-    /// `text`, compressed.
-    pub fn new(text: &[u8]) -> Self {
-        let mut w = SharedTextWriter::new();
-        w.push(text);
-        w.finish()
-    }
-
     /// Length of the text, uncompressed.
     pub fn text_len(&self) -> u64 {
         self.len
@@ -173,7 +166,7 @@ mod tests {
 
     #[test]
     fn empty_text() {
-        let shared = SharedText::new(b"");
+        let shared = SharedTextWriter::new().finish();
         assert_eq!(gunzip(&shared.gzip_after(b"a 1\n").unwrap()), b"a 1\n");
         let mut out = Vec::new();
         shared.inflate_into(&mut out).unwrap();

@@ -356,15 +356,14 @@ impl Collector {
         // every topic and drops the topics where all are -1; `fill_consumed_topics` gives the
         // same output.
         let offset_results = parallel(&groups, self.cfg.workers.min(16), |(g, assigned)| {
-            let wanted =
-                |t: &str| self.cfg.topic_filter.is_match(t) && !self.cfg.topic_exclude.is_match(t);
             if self.cfg.offset_show_all {
                 crate::admin::list_group_offsets(&client, &g.name, None, REQUEST_TIMEOUT)
                     .map(|got| fill_consumed_topics(got, &topics))
             } else {
+                let cfg = &self.cfg;
                 let parts: Vec<(String, i32)> = assigned
                     .iter()
-                    .filter(|(t, _)| wanted(t))
+                    .filter(|(t, _)| cfg.topic_filter.is_match(t) && !cfg.topic_exclude.is_match(t))
                     .cloned()
                     .collect();
                 crate::admin::list_group_offsets(&client, &g.name, Some(&parts), REQUEST_TIMEOUT)
