@@ -196,7 +196,7 @@ pub struct Cli {
     pub log: LogArgs,
 }
 
-/// The SASL mechanisms we can speak, in librdkafka's spelling.
+/// The SASL mechanisms of `--sasl.mechanism`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mechanism {
     Plain,
@@ -207,7 +207,8 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
-    pub fn librdkafka_name(self) -> &'static str {
+    /// The mechanism's name in SaslHandshake.
+    pub fn kafka_name(self) -> &'static str {
         match self {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
@@ -242,7 +243,7 @@ pub struct Config {
     /// Constant labels, sorted by name.
     pub labels: Vec<(String, String)>,
     pub interval: Duration,
-    pub sasl: Option<(Mechanism, String, String)>,
+    pub sasl: Option<Sasl>,
     pub sasl_service_name: String,
     pub tls: Option<TlsConfig>,
     pub topic_filter: Regex,
@@ -254,6 +255,35 @@ pub struct Config {
     pub allow_auto_topic_creation: bool,
     /// Messages for flags we accept but ignore (logged once at start).
     pub warnings: Vec<String>,
+}
+
+/// A credential: kept out of `Debug` output, logs and errors.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The secret itself, for the one place that sends it to the broker.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "<redacted>" })
+    }
+}
+
+/// `--sasl.*`, when `--sasl.enabled`.
+#[derive(Debug, Clone)]
+pub struct Sasl {
+    pub mechanism: Mechanism,
+    pub username: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -339,15 +369,36 @@ impl Cli {
 
         // Validated even when SASL is off, so a typo does not wait for the day it is turned on.
         let mechanism = parse_mechanism(&self.sasl_mechanism)?;
-        let sasl = self.sasl_enabled.then(|| {
-            (
-                mechanism,
-                self.sasl_username.clone(),
-                self.sasl_password.clone(),
-            )
+        let sasl = self.sasl_enabled.then(|| Sasl {
+            mechanism,
+            username: self.sasl_username.clone(),
+            password: Secret::new(self.sasl_password.clone()),
         });
+        if let Some(s) = &sasl {
+            match s.mechanism {
+                Mechanism::Plain | Mechanism::ScramSha256 | Mechanism::ScramSha512
+                    if s.username.is_empty() || s.password.expose().is_empty() =>
+                {
+                    return Err(UsageError::new(format!(
+                        "--sasl.username and --sasl.password are required with --sasl.mechanism={}",
+                        s.mechanism.kafka_name()
+                    )));
+                }
+                Mechanism::OAuthBearer if s.password.expose().is_empty() => {
+                    return Err(UsageError::new(
+                        "--sasl.password (the bearer token) is required with --sasl.mechanism=oauthbearer",
+                    ));
+                }
+                Mechanism::Gssapi => {
+                    return Err(UsageError::new(
+                        "--sasl.mechanism=gssapi: GSSAPI (Kerberos) is not supported by this build",
+                    ));
+                }
+                _ => {}
+            }
+        }
         if self.sasl_enabled && !self.sasl_handshake() {
-            warnings.push("--no-sasl.handshake is not supported by librdkafka; the SASL handshake is always sent".into());
+            warnings.push("--no-sasl.handshake is not supported; the SASL handshake is always sent (Kafka 0.10+)".into());
         }
 
         let tls = if self.tls_enabled {
@@ -367,12 +418,8 @@ impl Cli {
                     "--tls.cert-file and --tls.key-file must be supplied as a pair",
                 ));
             }
-            let server_name = (!self.tls_server_name.is_empty()).then(|| {
-                warnings.push(
-                    "--tls.server-name is not supported by librdkafka; the broker's host name is verified".into(),
-                );
-                self.tls_server_name.clone()
-            });
+            let server_name =
+                (!self.tls_server_name.is_empty()).then(|| self.tls_server_name.clone());
             Some(TlsConfig {
                 ca_file,
                 cert_file,
@@ -535,10 +582,26 @@ mod tests {
             "--sasl.password=p",
         ])
         .unwrap();
-        assert_eq!(
-            c.sasl,
-            Some((Mechanism::ScramSha512, "u".to_string(), "p".to_string()))
-        );
+        let sasl = c.sasl.clone().unwrap();
+        assert_eq!(sasl.mechanism, Mechanism::ScramSha512);
+        assert_eq!((sasl.username.as_str(), sasl.password.expose()), ("u", "p"));
+        // The password never reaches a Debug print of the settings.
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("\"p\"") && dbg.contains("<redacted>"), "{dbg}");
+    }
+
+    #[test]
+    fn sasl_needs_its_credentials() {
+        for (mech, want) in [
+            ("plain", "--sasl.username and --sasl.password are required"),
+            ("scram-sha256", "--sasl.username and --sasl.password are required"),
+            ("oauthbearer", "the bearer token"),
+            ("gssapi", "not supported"),
+        ] {
+            let m = format!("--sasl.mechanism={mech}");
+            let e = cfg(&["--sasl.enabled", &m]).unwrap_err();
+            assert!(e.0.contains(want), "{mech}: {e}");
+        }
     }
 
     #[test]

@@ -7,9 +7,10 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod admin;
 pub mod cli;
+pub mod client;
 pub mod collector;
+pub mod groups;
 pub mod lag;
 pub mod snapshot;
 
@@ -85,7 +86,7 @@ impl App for KafkaApp {
 pub fn run(cli: Cli) -> Result<(), RunError> {
     let settings = Settings::from_args(&cli.web, landing())?;
     let cfg = cli.config()?;
-    collector::check_client_config(&cfg)
+    let client = collector::client_settings(&cfg)
         .map_err(|e| UsageError::new(format!("Kafka client settings: {e}")))?;
     for w in &cfg.warnings {
         tracing::warn!("{w}");
@@ -104,7 +105,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     );
     std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector::run(cfg, shared))
+        .spawn(move || collector::run(cfg, client, shared))
         .map_err(anyhow::Error::from)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
