@@ -12,9 +12,9 @@ ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
-# What a -sys crate may need to build (C compiler and cmake for a bundled C library, pkg-config).
+# A C compiler for ring's assembly (rustls); no C library is bundled any more.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential cmake pkg-config libssl-dev \
+ && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 # .dockerignore keeps the context to Cargo.toml, Cargo.lock and crates/.
 COPY . .

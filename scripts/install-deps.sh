@@ -9,10 +9,9 @@
 #   yamllint                 lints the YAML under monitoring/
 #   jq                       validates the Grafana dashboards and pulls their panel queries
 #   python3-yaml             the monitoring check tools (monitoring/tools/*.py) read YAML
-#   libssl-dev, pkg-config   build kafka-exporter's bundled librdkafka with TLS (the rdkafka crate)
 set -euo pipefail
 
-packages=(prometheus prometheus-node-exporter curl strace prometheus-alertmanager docker-compose yamllint jq python3-yaml libssl-dev pkg-config)
+packages=(prometheus prometheus-node-exporter curl strace prometheus-alertmanager docker-compose yamllint jq python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // librdkafka's threads and the collector's request threads would each get a malloc arena
-    // holding the snapshot's freed buffers; one arena, trimmed, keeps RSS near the live data.
+    // The collector's thread and the server's would each get a malloc arena holding the
+    // snapshot's freed buffers; one arena, trimmed, keeps RSS near the live data.
     exporter_core::limit_malloc_arenas(1, Some(256 * 1024));
     exporter_core::run_main(
         "kafka-exporter",
