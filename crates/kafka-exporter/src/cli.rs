@@ -204,6 +204,8 @@ pub enum Mechanism {
     ScramSha512,
     Gssapi,
     OAuthBearer,
+    /// AWS MSK IAM: OAUTHBEARER carrying a SigV4-signed token.
+    AwsIam,
 }
 
 impl Mechanism {
@@ -214,7 +216,7 @@ impl Mechanism {
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
             Self::Gssapi => "GSSAPI",
-            Self::OAuthBearer => "OAUTHBEARER",
+            Self::OAuthBearer | Self::AwsIam => "OAUTHBEARER",
         }
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 
-use crate::cli::Config;
+use crate::cli::{Config, Mechanism};
+use crate::client::token::{Static, Tokens};
 use crate::client::cluster::{Metadata, Settings};
 use crate::client::{ClientError, Cluster};
 use crate::groups;
@@ -57,9 +58,19 @@ pub fn client_settings(cfg: &Config) -> Result<Settings, String> {
         client_id: "kafka_exporter".into(),
         tls,
         sasl: cfg.sasl.clone(),
+        tokens: token_source(cfg).map(Arc::new),
         request_timeout: REQUEST_TIMEOUT,
         allow_auto_topic_creation: cfg.allow_auto_topic_creation,
     })
+}
+
+/// Where OAUTHBEARER tokens come from, when the mechanism needs them.
+fn token_source(cfg: &Config) -> Option<Tokens> {
+    let sasl = cfg.sasl.as_ref()?;
+    match sasl.mechanism {
+        Mechanism::OAuthBearer => Some(Tokens::new(Box::new(Static(sasl.password.clone())))),
+        _ => None,
+    }
 }
 
 /// Runs collections forever on the calling thread (its own single-threaded runtime: every

@@ -12,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::connection::Connection;
+use super::token::Tokens;
 use super::ClientError;
 use crate::cli::{Mechanism, Sasl, TlsConfig};
 
@@ -118,13 +119,15 @@ impl ServerCertVerifier for NoVerification {
     }
 }
 
-/// Authenticates `conn` (SaslHandshake v1, then SaslAuthenticate rounds). The broker's own
-/// message is kept in the error; the password never is.
+/// Authenticates `conn` (SaslHandshake v1, then SaslAuthenticate rounds) and returns the
+/// session lifetime the broker granted (zero: unlimited). The broker's own message is kept in
+/// the error; the password and the token never are.
 pub async fn authenticate(
     conn: &Connection,
     sasl: &Sasl,
+    tokens: Option<&Tokens>,
     deadline: Duration,
-) -> Result<(), ClientError> {
+) -> Result<Duration, ClientError> {
     let name = sasl.mechanism.kafka_name();
     let (hs, _) = conn
         .call(
@@ -144,11 +147,24 @@ pub async fn authenticate(
         Mechanism::Plain | Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
             scram_or_plain(conn, sasl, name, deadline).await
         }
-        Mechanism::OAuthBearer => {
-            // RFC 7628's client initial response: no authzid, the token, no extensions. The
-            // token is `--sasl.password`, obtained by whoever starts the exporter.
-            let msg = format!("n,,\x01auth=Bearer {}\x01\x01", sasl.password.expose());
-            round(conn, Bytes::from(msg), deadline).await.map(drop)
+        Mechanism::OAuthBearer | Mechanism::AwsIam => {
+            let tokens = tokens.ok_or_else(|| auth_error(conn, "no token source".into()))?;
+            let token = tokens
+                .get()
+                .await
+                .map_err(|e| auth_error(conn, format!("getting a token: {e}")))?;
+            // RFC 7628's client initial response: no authzid, the token, no extensions.
+            let msg = format!("n,,\x01auth=Bearer {}\x01\x01", token.value.expose());
+            match round(conn, Bytes::from(msg), deadline).await {
+                Ok((_, lifetime)) => Ok(lifetime),
+                Err(e) => {
+                    // A refused token is not offered again.
+                    if matches!(e, ClientError::Auth { .. }) {
+                        tokens.forget().await;
+                    }
+                    Err(e)
+                }
+            }
         }
         Mechanism::Gssapi => Err(auth_error(
             conn,
@@ -162,7 +178,7 @@ async fn scram_or_plain(
     sasl: &Sasl,
     name: &'static str,
     deadline: Duration,
-) -> Result<(), ClientError> {
+) -> Result<Duration, ClientError> {
     use rsasl::prelude::{Mechname, SASLClient, SASLConfig};
     let config = SASLConfig::with_credentials(
         None,
@@ -176,23 +192,31 @@ async fn scram_or_plain(
         .start_suggested(&[mech])
         .map_err(|e| auth_error(conn, format!("SASL setup: {e}")))?;
     let mut input: Option<Bytes> = None;
+    let mut lifetime = Duration::ZERO;
     loop {
         let mut out = Vec::new();
         let state = session
             .step(input.as_deref(), &mut out)
             .map_err(|e| auth_error(conn, format!("{name}: {e}")))?;
         if state.has_sent_message() {
-            input = Some(round(conn, Bytes::from(out), deadline).await?);
+            let (bytes, life) = round(conn, Bytes::from(out), deadline).await?;
+            input = Some(bytes);
+            lifetime = life;
         }
         if state.is_finished() {
-            return Ok(());
+            return Ok(lifetime);
         }
     }
 }
 
-/// One SaslAuthenticate exchange: our bytes out, the broker's back.
-async fn round(conn: &Connection, bytes: Bytes, deadline: Duration) -> Result<Bytes, ClientError> {
-    let (resp, _) = conn
+/// One SaslAuthenticate exchange: our bytes out, the broker's back, with the session lifetime
+/// it granted (v1+; zero when unlimited or not said).
+async fn round(
+    conn: &Connection,
+    bytes: Bytes,
+    deadline: Duration,
+) -> Result<(Bytes, Duration), ClientError> {
+    let (resp, version) = conn
         .call(
             &SaslAuthenticateRequest::default().with_auth_bytes(bytes),
             2,
@@ -206,7 +230,12 @@ async fn round(conn: &Connection, bytes: Bytes, deadline: Duration) -> Result<By
             .map_or("authentication failed", |m| m.as_str());
         return Err(auth_error(conn, msg.to_string()));
     }
-    Ok(resp.auth_bytes)
+    let lifetime = if version >= 1 {
+        Duration::from_millis(u64::try_from(resp.session_lifetime_ms).unwrap_or(0))
+    } else {
+        Duration::ZERO
+    };
+    Ok((resp.auth_bytes, lifetime))
 }
 
 fn auth_error(conn: &Connection, cause: String) -> ClientError {

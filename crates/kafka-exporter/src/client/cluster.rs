@@ -25,6 +25,7 @@ use rustls::ClientConfig;
 use tokio::net::TcpStream;
 
 use super::connection::Connection;
+use super::token::Tokens;
 use super::{auth, ClientError};
 use crate::cli::{Sasl, TlsConfig};
 
@@ -35,6 +36,8 @@ pub struct Settings {
     pub client_id: String,
     pub tls: Option<(Arc<ClientConfig>, TlsConfig)>,
     pub sasl: Option<Sasl>,
+    /// Bearer tokens for OAUTHBEARER and AWS MSK IAM.
+    pub tokens: Option<Arc<Tokens>>,
     /// The deadline of one request (and of connecting plus authenticating).
     pub request_timeout: Duration,
     pub allow_auto_topic_creation: bool,
@@ -179,7 +182,9 @@ impl Cluster {
         };
         conn.handshake(self.timeout()).await?;
         if let Some(sasl) = &self.settings.sasl {
-            auth::authenticate(&conn, sasl, self.timeout()).await?;
+            let tokens = self.settings.tokens.as_deref();
+            let lifetime = auth::authenticate(&conn, sasl, tokens, self.timeout()).await?;
+            conn.set_session_lifetime(lifetime);
         }
         Ok(conn)
     }

@@ -49,6 +49,9 @@ pub struct Connection {
     next_id: AtomicI32,
     /// Supported versions by API key, from ApiVersions (empty until [`Connection::handshake`]).
     versions: HashMap<i16, (i16, i16)>,
+    /// When the broker ends the authenticated session (KIP-368), less a margin: the connection
+    /// is then given up and the next one authenticates afresh (with a fresh token).
+    expires: Option<std::time::Instant>,
     tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
@@ -99,6 +102,7 @@ impl Connection {
             frames,
             next_id: AtomicI32::new(1),
             versions: HashMap::new(),
+            expires: None,
             tasks: [reader, writer],
         }
     }
@@ -109,7 +113,20 @@ impl Connection {
 
     /// Whether the connection can still carry requests.
     pub fn is_usable(&self) -> bool {
-        lock(&self.state).poisoned.is_none() && !self.frames.is_closed()
+        lock(&self.state).poisoned.is_none()
+            && !self.frames.is_closed()
+            && match self.expires {
+                Some(t) => std::time::Instant::now() < t,
+                None => true,
+            }
+    }
+
+    /// Records the session lifetime the broker granted at authentication (0: unlimited). The
+    /// connection is retired at 90% of it, so no request meets a session the broker has ended.
+    pub fn set_session_lifetime(&mut self, lifetime: Duration) {
+        if !lifetime.is_zero() {
+            self.expires = Some(std::time::Instant::now() + lifetime.mul_f64(0.9));
+        }
     }
 
     /// Asks the broker which API versions it speaks (ApiVersions v3, or v0 for brokers older

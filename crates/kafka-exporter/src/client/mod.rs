@@ -6,13 +6,14 @@
 //! client"). Here every retry and coordinator decision is ours to see and test:
 //! - [`connection`]: one socket per broker, requests pipelined by correlation id, poisoned on any
 //!   error so that no request waits out a timeout on a dead socket;
-//! - [`auth`]: TLS and SASL;
+//! - [`auth`]: TLS and SASL; [`token`]: bearer tokens for OAUTHBEARER, cached until near expiry;
 //! - [`cluster`]: brokers from metadata, connections by broker, the coordinator cache, and the
 //!   batched requests the collector makes.
 
 pub mod auth;
 pub mod cluster;
 pub mod connection;
+pub mod token;
 
 use std::time::Duration;
 
