@@ -8,11 +8,16 @@ with PyYAML). Each subcommand prints one line per thing it checked and exits 1 o
                        has every placeholder filled in
   iam                  the IAM policies parse and grant what their names say, on a workspace ARN
   grafana              the AMP data source: plugin type, SigV4 from the default chain, default
+  eks TMP              kube-prometheus-stack's values: its node dashboards kept without its
+                       node_exporter; Grafana's admin from a Secret, no default password; its
+                       Alertmanager configured as monitoring/alertmanager/alertmanager.yml with
+                       the Slack webhook read from a mounted Secret (amtool check-config in TMP)
 """
 import glob
 import json
 import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -113,6 +118,79 @@ def cmd_grafana():
     return r.exit()
 
 
+# Default passwords of the charts and images in play: kube-prometheus-stack's Grafana, and
+# docker-compose.yml's local profile.
+KNOWN_DEFAULTS = ["admin123", "prom-operator", "change-me", "changeme"]
+
+
+def cmd_eks(tmp):
+    r = Report()
+    kps_path = "deploy/aws/kube-prometheus-stack/values-amp.yaml"
+    sso_path = "deploy/aws/grafana/kube-prometheus-stack-grafana-sso.yaml"
+    v = load(kps_path)
+    ne = v["nodeExporter"]
+    r.check(ne["enabled"] is True or ne.get("forceDeployDashboards") is True,
+            f"nodeExporter.enabled {ne['enabled']}, forceDeployDashboards {ne.get('forceDeployDashboards')}: "
+            "its node dashboards are deployed either way")
+
+    # Grafana's admin: no password in the values, a Secret named at install, refused without it
+    # (the refusal itself is rendered by check_chart.py kps-guard).
+    texts = {p: open(os.path.join(ROOT, p)).read() for p in (kps_path, sso_path)}
+    grafana = {**load(sso_path)["grafana"], **v["grafana"]}
+    r.check("adminPassword" not in grafana and grafana["admin"]["existingSecret"] == ""
+            and grafana["admin"]["passwordKey"] == "admin-password",
+            "Grafana: no adminPassword; admin.existingSecret left for the install to name (key admin-password)")
+    guard = " ".join(v.get("extraManifests", []))
+    r.check("required" in guard and ".Values.grafana.admin.existingSecret" in guard,
+            "extraManifests: the install stops while grafana.admin.existingSecret is empty")
+    found = [(p, d) for p, t in texts.items() for d in KNOWN_DEFAULTS if d in t]
+    r.check(not found, f"no known default password in the kube-prometheus-stack values {found or ''}".rstrip())
+    r.check(grafana["grafana.ini"].get("auth.basic", {}).get("enabled") is False,
+            "Grafana: basic-auth API off (SSO for people, service account tokens for automation)")
+
+    # Alertmanager: the routing of monitoring/alertmanager/alertmanager.yml, the URL from a Secret.
+    am = v["alertmanager"]
+    cfg = am["config"]
+    src = load("monitoring/alertmanager/alertmanager.yml")
+    url_file = cfg["global"].get("slack_api_url_file", "")
+    m = re.fullmatch(r"/etc/alertmanager/secrets/([a-z0-9-]+)/[A-Za-z0-9._-]+", url_file)
+    r.check(bool(m) and m.group(1) in am["alertmanagerSpec"].get("secrets", []),
+            f"the Slack webhook URL is read from {url_file}, a Secret the operator mounts "
+            f"(alertmanagerSpec.secrets {am['alertmanagerSpec'].get('secrets')})")
+    want = json.loads(json.dumps(src))
+    want["global"]["slack_api_url_file"] = url_file
+    want["templates"] = ["/etc/alertmanager/config/*.tmpl"]
+    r.check(cfg == want, "alertmanager.config is monitoring/alertmanager/alertmanager.yml (routes, receivers, "
+            "inhibitions), with the Secret's path and the chart's template directory")
+    with open(os.path.join(ROOT, "monitoring", "alertmanager", "templates", "slack.tmpl")) as f:
+        tmpl = f.read()
+    r.check(am.get("templateFiles", {}).get("slack.tmpl") == tmpl,
+            "alertmanager.templateFiles carries monitoring/alertmanager/templates/slack.tmpl byte for byte")
+    inline = [p for p in glob.glob(os.path.join(ROOT, "deploy", "**", "*.y*ml"), recursive=True)
+              if re.search(r"\bslack_api_url:|hooks\.slack\.com/services/T[A-Z0-9]", open(p).read())]
+    inline += [rc["name"] for rc in cfg["receivers"] for sc in rc.get("slack_configs", []) if "api_url" in sc]
+    r.check(not inline, f"no Slack webhook URL written into any file under deploy/ {inline or ''}".rstrip())
+    # amtool on that configuration, with the template where the configuration looks for it.
+    os.makedirs(tmp, exist_ok=True)
+    local = json.loads(json.dumps(cfg))
+    local["templates"] = [os.path.join(tmp, "*.tmpl")]
+    with open(os.path.join(tmp, "slack.tmpl"), "w") as f:
+        f.write(tmpl)
+    with open(os.path.join(tmp, "alertmanager.yml"), "w") as f:
+        yaml.safe_dump(local, f)
+    out = subprocess.run(["amtool", "check-config", os.path.join(tmp, "alertmanager.yml")],
+                         capture_output=True, text=True)
+    r.check(out.returncode == 0 and "1 templates" in out.stdout,
+            "amtool check-config: " + " ".join(out.stdout.split()[-4:] or out.stderr.split()[-8:]))
+    for sev, receiver in (("critical", "slack-critical"), ("warning", "slack-warning"), ("none", "blackhole")):
+        got = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={os.path.join(tmp, 'alertmanager.yml')}",
+                              "alertname=Test", f"severity={sev}", "environment=production", "cluster=platform-eks"],
+                             capture_output=True, text=True).stdout.strip()
+        r.check(got == receiver, f"an alert of severity {sev} goes to {got} (want {receiver})")
+    return r.exit()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    sys.exit({"prometheus": lambda: cmd_prometheus(sys.argv[2]), "iam": cmd_iam, "grafana": cmd_grafana}[cmd]())
+    sys.exit({"prometheus": lambda: cmd_prometheus(sys.argv[2]), "iam": cmd_iam, "grafana": cmd_grafana,
+              "eks": lambda: cmd_eks(sys.argv[2])}[cmd]())

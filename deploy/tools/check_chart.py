@@ -17,10 +17,14 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
                  monitoring/grafana/dashboards, the rules ConfigMap crates/gateway-sidecar/routes.yml
   patches        deploy/k8s/gateway-sidecar: each patch applied to testdata/api-gateway.yaml gives
                  a valid Deployment or Service, and names the ConfigMap and port the chart renders
+  kps-guard TMP  deploy/aws/kube-prometheus-stack/values-amp.yaml's extraManifests, rendered as
+                 kube-prometheus-stack renders them, stop the install without
+                 grafana.admin.existingSecret, and pass with it or with Grafana off
 """
 import glob
 import json
 import os
+import shutil
 import sys
 
 import helm_python as helm
@@ -336,10 +340,58 @@ def cmd_patches():
     return r.exit()
 
 
+# A stand-in for kube-prometheus-stack's templates/extra-objects.yaml (which needs no other part
+# of that chart): each string of extraManifests goes through `tpl` with the root context.
+KPS_EXTRA_OBJECTS = """{{- range .Values.extraManifests }}
+---
+{{ tpl . $ }}
+{{- end }}
+"""
+
+
+def cmd_kps_guard(tmp):
+    r = Report()
+    chart = os.path.join(tmp, "kps-standin")
+    shutil.rmtree(chart, ignore_errors=True)
+    os.makedirs(os.path.join(chart, "templates"))
+    with open(os.path.join(chart, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: kps-standin\nversion: 0.0.0\n")
+    # kube-prometheus-stack's own defaults for what the guard reads.
+    with open(os.path.join(chart, "values.yaml"), "w") as f:
+        yaml.safe_dump({"grafana": {"enabled": True, "admin": {"existingSecret": ""}}, "extraManifests": []}, f)
+    with open(os.path.join(chart, "templates", "extra-objects.yaml"), "w") as f:
+        f.write(KPS_EXTRA_OBJECTS)
+    with open(os.path.join(ROOT, "deploy", "aws", "kube-prometheus-stack", "values-amp.yaml")) as f:
+        amp = yaml.safe_load(f)
+
+    def attempt(grafana):
+        values = json.loads(json.dumps(amp))
+        values["grafana"] = merge(values["grafana"], grafana)
+        with helm.Chart.load(chart) as c:
+            try:
+                out = c.render(values, name="kube-prometheus-stack", namespace=NAMESPACE, is_install=True)
+                return None, [d for _, d in documents(out)]
+            except helm.HelmError as e:
+                return " ".join(str(e).split()), None
+    err, _ = attempt({})
+    if err and "set grafana.admin.existingSecret" in err:
+        r.ok("values-amp.yaml as committed: the install stops with \"" + err[err.index("set grafana."):] + "\"")
+    else:
+        r.fail(f"values-amp.yaml as committed: {err or 'installed without an admin Secret'}")
+    for label, grafana in (("--set grafana.admin.existingSecret=grafana-admin", {"admin": {"existingSecret": "grafana-admin"}}),
+                           ("--set grafana.enabled=false (Amazon Managed Grafana)", {"enabled": False})):
+        err, docs = attempt(grafana)
+        if err is None and not docs:
+            r.ok(f"{label}: installs, and the guard renders no object")
+        else:
+            r.fail(f"{label}: {err or docs}")
+    return r.exit()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources,
-            "patches": cmd_patches}[cmd](*args)
+            "patches": cmd_patches, "kps-guard": cmd_kps_guard}[cmd](*args)
 
 
 if __name__ == "__main__":
