@@ -68,6 +68,8 @@ check "ServiceMonitors, PodMonitors, PrometheusRules, kube-prometheus-stack's Pr
   env NODE_PATH="$VENV/node/node_modules" node $TOOLS/check_crds.mjs "$TMP/render/crds.json"
 check "values.yaml passes values.schema.json; bad values fail at install with the key named" \
   "$VPY" $TOOLS/check_chart.py schema
+check "values written for prometheus-community's node-exporter and kafka-exporter charts take effect (ci/prometheus-community-values.yaml)" \
+  "$VPY" $TOOLS/check_chart.py compat
 check "rendered PrometheusRules and ConfigMaps carry monitoring/'s rules and dashboards unchanged" \
   "$VPY" $TOOLS/check_chart.py sources
 check "gateway sidecar patches applied to a stand-in gateway: valid, and matching the chart's names" \
