@@ -130,8 +130,10 @@ check "docker-compose.aws.yml per profile: services, awslogs, Prometheus, Grafan
 # -------------------------------------------------------------------- Grafana and IAM
 check "Grafana: AMP data source (plugin type, SigV4 default chain), SSO for kube-prometheus-stack's Grafana" \
   "$PY" $TOOLS/check_aws.py grafana
-check "IAM policies: remote write and query on the workspace only; trust policies parse" \
+check "IAM policies: remote write and query on the workspace only, awslogs' CloudWatch Logs actions on its group; trust policies parse" \
   "$PY" $TOOLS/check_aws.py iam
+check "Container Insights: ECS cluster setting and EKS CloudWatch Observability add-on, against botocore's API models" \
+  "$VPY" $TOOLS/check_aws.py insights
 
 # ------------------------------------------------------------------------------- EKS
 check "kube-prometheus-stack values: node dashboards kept, Grafana admin from a Secret, Alertmanager to Slack with the webhook from a Secret" \
