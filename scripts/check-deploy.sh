@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the production deployment without a cluster, an AWS account or a Docker engine: the Helm
 # chart (lint, render, Kubernetes and prometheus-operator schemas, values schema, its copies of
-# monitoring/), the gateway sidecar patches, monitoring/prometheus-aws.yml, docker-compose.aws.yml,
-# the Grafana provisioning for AMP, the IAM policies and the federation example.
+# monitoring/, prometheus-community's value names), the gateway sidecar patches,
+# monitoring/prometheus-aws.yml, docker-compose.aws.yml (its secrets: none has a default), the
+# Grafana provisioning for AMP, kube-prometheus-stack's values (Grafana admin guard, Slack), the
+# IAM policies, Container Insights and the federation example.
 # Prints each check and its result; exits 1 if any failed. Tools: scripts/install-deps.sh and
 # scripts/install-deploy-tools.sh (`make test-deploy` runs both first).
 set -uo pipefail
