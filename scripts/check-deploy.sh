@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the production deployment without a cluster, an AWS account or a Docker engine: the Helm
 # chart (lint, render, Kubernetes and prometheus-operator schemas, values schema, its copies of
-# monitoring/), the gateway sidecar patches, monitoring/prometheus-aws.yml, docker-compose.aws.yml,
-# the Grafana provisioning for AMP, the IAM policies and the federation example.
+# monitoring/, prometheus-community's value names), the gateway sidecar patches,
+# monitoring/prometheus-aws.yml, docker-compose.aws.yml (its secrets: none has a default), the
+# Grafana provisioning for AMP, kube-prometheus-stack's values (Grafana admin guard, Slack), the
+# IAM policies, Container Insights and the federation example.
 # Prints each check and its result; exits 1 if any failed. Tools: scripts/install-deps.sh and
 # scripts/install-deploy-tools.sh (`make test-deploy` runs both first).
 set -uo pipefail
@@ -68,6 +70,8 @@ check "ServiceMonitors, PodMonitors, PrometheusRules, kube-prometheus-stack's Pr
   env NODE_PATH="$VENV/node/node_modules" node $TOOLS/check_crds.mjs "$TMP/render/crds.json"
 check "values.yaml passes values.schema.json; bad values fail at install with the key named" \
   "$VPY" $TOOLS/check_chart.py schema
+check "values written for prometheus-community's node-exporter and kafka-exporter charts take effect (ci/prometheus-community-values.yaml)" \
+  "$VPY" $TOOLS/check_chart.py compat
 check "rendered PrometheusRules and ConfigMaps carry monitoring/'s rules and dashboards unchanged" \
   "$VPY" $TOOLS/check_chart.py sources
 check "gateway sidecar patches applied to a stand-in gateway: valid, and matching the chart's names" \
@@ -98,12 +102,16 @@ check "promtool check config deploy/aws/federation/prometheus-global.yml" \
   promtool check config deploy/aws/federation/prometheus-global.yml
 
 # ---------------------------------------------------------------------------- Compose
+# compose.env.example leaves the secrets empty (docker-compose then refuses to start); these stand
+# in for what the operator supplies from Secrets Manager.
+compose_secrets=(GRAFANA_ADMIN_PASSWORD=check-a GRAFANA_DB_PASSWORD=check-b
+  GRAFANA_OAUTH_CLIENT_SECRET=check-c KAFKA_UI_PASSWORD=check-d)
 for profiles in "observability" "kafka" "observability kafka"; do
   args=()
   for p in $profiles; do args+=(--profile "$p"); done
   check "docker-compose -f docker-compose.yml -f docker-compose.aws.yml ${args[*]} config" \
-    docker-compose -f docker-compose.yml -f docker-compose.aws.yml --env-file deploy/aws/compose.env.example \
-    "${args[@]}" config -q
+    env "${compose_secrets[@]}" docker-compose -f docker-compose.yml -f docker-compose.aws.yml \
+    --env-file deploy/aws/compose.env.example "${args[@]}" config -q
 done
 compose_needs_settings() {
   # With an empty environment and env file (not a developer's .env): docker-compose must name
@@ -114,13 +122,30 @@ compose_needs_settings() {
     cat "$TMP/err" && grep -q 'set ' "$TMP/err"
 }
 check "docker-compose.aws.yml refuses to run without its settings, naming the first one missing" compose_needs_settings
-check "docker-compose.aws.yml per profile: services, awslogs, Prometheus and Grafana settings (compose's own resolution)" \
-  "$PY" $TOOLS/check_compose_aws.py
+check "docker-compose.aws.yml refuses to run without each secret (Grafana admin, database, OAuth, Kafka UI), naming it" \
+  "$PY" $TOOLS/check_compose_aws.py secrets
+check "no default credential in the rendered AWS compose config: every password is one the operator supplied" \
+  "$PY" $TOOLS/check_compose_aws.py credentials
+check "docker-compose.aws.yml per profile: services, awslogs, Prometheus, Grafana and Kafka UI settings (compose's own resolution)" \
+  "$PY" $TOOLS/check_compose_aws.py resolve
 
 # -------------------------------------------------------------------- Grafana and IAM
 check "Grafana: AMP data source (plugin type, SigV4 default chain), SSO for kube-prometheus-stack's Grafana" \
   "$PY" $TOOLS/check_aws.py grafana
-check "IAM policies: remote write and query on the workspace only; trust policies parse" \
+check "IAM policies: remote write and query on the workspace only, awslogs' CloudWatch Logs actions on its group; trust policies parse" \
   "$PY" $TOOLS/check_aws.py iam
+check "Container Insights: ECS cluster setting and EKS CloudWatch Observability add-on, against botocore's API models" \
+  "$VPY" $TOOLS/check_aws.py insights
+
+# ------------------------------------------------------------------------------- EKS
+check "kube-prometheus-stack values: node dashboards kept, Grafana admin from a Secret, Alertmanager to Slack with the webhook from a Secret" \
+  "$PY" $TOOLS/check_aws.py eks "$TMP/eks"
+check "kube-prometheus-stack values: the install stops without Grafana's admin Secret (rendered as that chart renders extraManifests)" \
+  "$VPY" $TOOLS/check_chart.py kps-guard "$TMP"
+chart_no_defaults() {
+  ! grep -rnE 'admin123|prom-operator|change-?me' "$TMP/render" &&
+    echo "$(find "$TMP/render" -name '*.yaml' | wc -l) rendered files: no known default password"
+}
+check "the chart's renders (every value set) carry no known default password" chart_no_defaults
 
 check_summary deploy

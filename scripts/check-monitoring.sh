@@ -78,6 +78,7 @@ json_valid() {
 }
 check "dashboards are valid JSON (jq)" json_valid
 check "dashboards: uid, variables, \${datasource} references only, panels" "$PY" $TOOLS/checks.py dashboards
+check "dashboards and rules keep environments apart (environment, region, cluster)" "$PY" $TOOLS/checks.py environments
 panel_queries_parse() {
   # Template variables substituted, every query becomes a recording rule for promtool to parse.
   "$PY" $TOOLS/dashboard_queries.py --format rules monitoring/grafana/dashboards/*.json > "$TMP/queries.yml" &&

@@ -4,6 +4,8 @@
 #   helm-python-sdk        Helm 4's Go SDK behind a C ABI (no helm binary): lint, render,
 #                          values.schema.json validation, offline
 #   kubernetes-validate    the Kubernetes OpenAPI schemas of each release, offline, strict mode
+#   botocore               the AWS API models (ECS, EKS), to validate the Container Insights
+#                          requests of deploy/aws/container-insights offline
 #   @kubernetes-models/prometheus-operator (npm, Node.js)
 #                          schemas of ServiceMonitor, PodMonitor and PrometheusRule, generated from
 #                          prometheus-operator's Go types (deploy/tools/package-lock.json pins it)
@@ -14,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY_PINS=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3)
+PY_PINS=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.3 botocore==1.43.11)
 DEST="${CARGO_HOME:-$HOME/.cargo}/venvs/deploy"
 stamp="$DEST/.pins"
 want="$(printf '%s\n' "${PY_PINS[@]}"; cat deploy/tools/package.json deploy/tools/package-lock.json)"

@@ -6,13 +6,22 @@ with PyYAML). Each subcommand prints one line per thing it checked and exits 1 o
                        exactly the jobs and targets, rules and Alertmanager of
                        monitoring/prometheus/prometheus.yml; RENDERED (the entry point's output)
                        has every placeholder filled in
-  iam                  the IAM policies parse and grant what their names say, on a workspace ARN
+  iam                  the IAM policies parse and grant what their names say, on a workspace ARN;
+                       the CloudWatch Logs policy grants what docker-compose.aws.yml's awslogs
+                       options need (CreateLogGroup with awslogs-create-group) on that group
+  insights             Container Insights: the ECS cluster settings and the EKS add-on request
+                       against the ECS and EKS API models of botocore (run with the deploy venv)
   grafana              the AMP data source: plugin type, SigV4 from the default chain, default
+  eks TMP              kube-prometheus-stack's values: its node dashboards kept without its
+                       node_exporter; Grafana's admin from a Secret, no default password; its
+                       Alertmanager configured as monitoring/alertmanager/alertmanager.yml with
+                       the Slack webhook read from a mounted Secret (amtool check-config in TMP)
 """
 import glob
 import json
 import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -91,6 +100,82 @@ def cmd_iam():
             r.check(actions == want[name] and all(
                 re.fullmatch(r"arn:aws:aps:[a-z0-9-]+:\d{12}:workspace/ws-[0-9a-f-]+", x) for x in resources),
                 f"{name}: {sorted(actions)} on the workspace only")
+    # awslogs in docker-compose.aws.yml: the Docker daemon (instance profile) or ECS (the task
+    # execution role) creates the group when awslogs-create-group is on, then streams into it.
+    with open(os.path.join(ROOT, "docker-compose.aws.yml")) as f:
+        opts = yaml.safe_load(f)["x-awslogs"]["options"]
+    group = re.sub(r"\$\{ENVIRONMENT[^}]*\}", "production", opts["awslogs-group"])
+    need = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    if opts.get("awslogs-create-group") == "true":
+        need.add("logs:CreateLogGroup")
+    with open(os.path.join(ROOT, "deploy", "aws", "iam", "cloudwatch-logs-policy.json")) as f:
+        logs = json.load(f)
+    granted = {}
+    for st in logs["Statement"]:
+        for res in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]):
+            for a in st["Action"]:
+                granted.setdefault(a, set()).add(res)
+    arn = f"arn:aws:logs:eu-west-1:123456789012:log-group:{group}"
+    missing = [a for a in sorted(need) if not granted.get(a, set()) & {arn, arn + ":*", arn + ":log-stream:*"}]
+    r.check(not missing and "logs:CreateLogGroup" in need,
+            f"cloudwatch-logs-policy.json: {sorted(need)} on {group} (awslogs-create-group "
+            f"{opts.get('awslogs-create-group')}) {('missing ' + str(missing)) if missing else ''}".rstrip())
+    r.check(all(res.startswith(arn) for rs in granted.values() for res in rs),
+            "cloudwatch-logs-policy.json: on that log group only, never *")
+    trust = os.path.join(ROOT, "deploy", "aws", "iam", "irsa-cloudwatch-agent-trust-policy.json")
+    with open(trust) as f:
+        cond = json.load(f)["Statement"][0]["Condition"]["StringEquals"]
+    r.check("system:serviceaccount:amazon-cloudwatch:cloudwatch-agent" in cond.values(),
+            "irsa-cloudwatch-agent-trust-policy.json: the add-on's cloudwatch-agent service account only")
+    return r.exit()
+
+
+def cmd_insights():
+    """Container Insights requests against botocore's copies of the ECS and EKS API models."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    r = Report()
+    session = botocore.session.get_session()
+    ci = os.path.join(ROOT, "deploy", "aws", "container-insights")
+
+    def validate(service, operation, params):
+        model = session.get_service_model(service).operation_model(operation)
+        report = ParamValidator().validate(params, model.input_shape)
+        return model, report.generate_report() if report.has_errors() else ""
+
+    def enum_of(model, *path):
+        shape = model.input_shape
+        for name in path:
+            shape = shape.members[name] if name != "[]" else shape.member
+        return shape.enum
+
+    with open(os.path.join(ci, "ecs-cluster-settings.json")) as f:
+        ecs = json.load(f)
+    model, err = validate("ecs", "UpdateClusterSettings", ecs)
+    r.check(not err, f"ecs-cluster-settings.json is a valid ecs UpdateClusterSettings request {err}".rstrip())
+    names, values = enum_of(model, "settings", "[]", "name"), ("enhanced", "enabled")
+    r.check(any(st["name"] in names and st["name"] == "containerInsights" and st["value"] in values for st in ecs["settings"]),
+            f"ECS cluster {ecs['cluster']}: containerInsights {[st['value'] for st in ecs['settings']]} (the model's names: {names})")
+    _, err = validate("ecs", "UpdateClusterSettings", {"cluster": "x", "settings": "containerInsights=enhanced"})
+    r.check(bool(err), "negative control: a malformed ECS request is rejected by the model")
+
+    with open(os.path.join(ci, "eks-cloudwatch-observability-addon.json")) as f:
+        addon = json.load(f)
+    with open(os.path.join(ci, "eks-cloudwatch-observability-values.json")) as f:
+        values_text = f.read()
+    conf = json.loads(values_text)
+    # As `aws eks create-addon --cli-input-json file://...addon.json --configuration-values file://...values.json` sends it.
+    _, err = validate("eks", "CreateAddon", {**addon, "configurationValues": values_text})
+    r.check(not err, f"the add-on request is a valid eks CreateAddon request {err}".rstrip())
+    r.check(addon["addonName"] == "amazon-cloudwatch-observability"
+            and re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@-]+", addon.get("serviceAccountRoleArn", "")),
+            f"EKS cluster {addon['clusterName']}: add-on {addon['addonName']}, agent role {addon.get('serviceAccountRoleArn')}")
+    k8s = conf["agent"]["config"]["logs"]["metrics_collected"]["kubernetes"]
+    r.check(k8s.get("enhanced_container_insights") is True and conf.get("containerLogs", {}).get("enabled") is True,
+            "add-on configuration: Container Insights with enhanced observability, container logs on")
+    _, err = validate("eks", "CreateAddon", {**addon, "configurationValues": conf})
+    r.check(bool(err), "negative control: configuration values as an object, not the string the API takes, are rejected")
     return r.exit()
 
 
@@ -113,6 +198,79 @@ def cmd_grafana():
     return r.exit()
 
 
+# Default passwords of the charts and images in play: kube-prometheus-stack's Grafana, and
+# docker-compose.yml's local profile.
+KNOWN_DEFAULTS = ["admin123", "prom-operator", "change-me", "changeme"]
+
+
+def cmd_eks(tmp):
+    r = Report()
+    kps_path = "deploy/aws/kube-prometheus-stack/values-amp.yaml"
+    sso_path = "deploy/aws/grafana/kube-prometheus-stack-grafana-sso.yaml"
+    v = load(kps_path)
+    ne = v["nodeExporter"]
+    r.check(ne["enabled"] is True or ne.get("forceDeployDashboards") is True,
+            f"nodeExporter.enabled {ne['enabled']}, forceDeployDashboards {ne.get('forceDeployDashboards')}: "
+            "its node dashboards are deployed either way")
+
+    # Grafana's admin: no password in the values, a Secret named at install, refused without it
+    # (the refusal itself is rendered by check_chart.py kps-guard).
+    texts = {p: open(os.path.join(ROOT, p)).read() for p in (kps_path, sso_path)}
+    grafana = {**load(sso_path)["grafana"], **v["grafana"]}
+    r.check("adminPassword" not in grafana and grafana["admin"]["existingSecret"] == ""
+            and grafana["admin"]["passwordKey"] == "admin-password",
+            "Grafana: no adminPassword; admin.existingSecret left for the install to name (key admin-password)")
+    guard = " ".join(v.get("extraManifests", []))
+    r.check("required" in guard and ".Values.grafana.admin.existingSecret" in guard,
+            "extraManifests: the install stops while grafana.admin.existingSecret is empty")
+    found = [(p, d) for p, t in texts.items() for d in KNOWN_DEFAULTS if d in t]
+    r.check(not found, f"no known default password in the kube-prometheus-stack values {found or ''}".rstrip())
+    r.check(grafana["grafana.ini"].get("auth.basic", {}).get("enabled") is False,
+            "Grafana: basic-auth API off (SSO for people, service account tokens for automation)")
+
+    # Alertmanager: the routing of monitoring/alertmanager/alertmanager.yml, the URL from a Secret.
+    am = v["alertmanager"]
+    cfg = am["config"]
+    src = load("monitoring/alertmanager/alertmanager.yml")
+    url_file = cfg["global"].get("slack_api_url_file", "")
+    m = re.fullmatch(r"/etc/alertmanager/secrets/([a-z0-9-]+)/[A-Za-z0-9._-]+", url_file)
+    r.check(bool(m) and m.group(1) in am["alertmanagerSpec"].get("secrets", []),
+            f"the Slack webhook URL is read from {url_file}, a Secret the operator mounts "
+            f"(alertmanagerSpec.secrets {am['alertmanagerSpec'].get('secrets')})")
+    want = json.loads(json.dumps(src))
+    want["global"]["slack_api_url_file"] = url_file
+    want["templates"] = ["/etc/alertmanager/config/*.tmpl"]
+    r.check(cfg == want, "alertmanager.config is monitoring/alertmanager/alertmanager.yml (routes, receivers, "
+            "inhibitions), with the Secret's path and the chart's template directory")
+    with open(os.path.join(ROOT, "monitoring", "alertmanager", "templates", "slack.tmpl")) as f:
+        tmpl = f.read()
+    r.check(am.get("templateFiles", {}).get("slack.tmpl") == tmpl,
+            "alertmanager.templateFiles carries monitoring/alertmanager/templates/slack.tmpl byte for byte")
+    inline = [p for p in glob.glob(os.path.join(ROOT, "deploy", "**", "*.y*ml"), recursive=True)
+              if re.search(r"\bslack_api_url:|hooks\.slack\.com/services/T[A-Z0-9]", open(p).read())]
+    inline += [rc["name"] for rc in cfg["receivers"] for sc in rc.get("slack_configs", []) if "api_url" in sc]
+    r.check(not inline, f"no Slack webhook URL written into any file under deploy/ {inline or ''}".rstrip())
+    # amtool on that configuration, with the template where the configuration looks for it.
+    os.makedirs(tmp, exist_ok=True)
+    local = json.loads(json.dumps(cfg))
+    local["templates"] = [os.path.join(tmp, "*.tmpl")]
+    with open(os.path.join(tmp, "slack.tmpl"), "w") as f:
+        f.write(tmpl)
+    with open(os.path.join(tmp, "alertmanager.yml"), "w") as f:
+        yaml.safe_dump(local, f)
+    out = subprocess.run(["amtool", "check-config", os.path.join(tmp, "alertmanager.yml")],
+                         capture_output=True, text=True)
+    r.check(out.returncode == 0 and "1 templates" in out.stdout,
+            "amtool check-config: " + " ".join(out.stdout.split()[-4:] or out.stderr.split()[-8:]))
+    for sev, receiver in (("critical", "slack-critical"), ("warning", "slack-warning"), ("none", "blackhole")):
+        got = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={os.path.join(tmp, 'alertmanager.yml')}",
+                              "alertname=Test", f"severity={sev}", "environment=production", "cluster=platform-eks"],
+                             capture_output=True, text=True).stdout.strip()
+        r.check(got == receiver, f"an alert of severity {sev} goes to {got} (want {receiver})")
+    return r.exit()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    sys.exit({"prometheus": lambda: cmd_prometheus(sys.argv[2]), "iam": cmd_iam, "grafana": cmd_grafana}[cmd]())
+    sys.exit({"prometheus": lambda: cmd_prometheus(sys.argv[2]), "iam": cmd_iam, "grafana": cmd_grafana,
+              "eks": lambda: cmd_eks(sys.argv[2]), "insights": cmd_insights}[cmd]())

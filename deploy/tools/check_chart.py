@@ -17,10 +17,18 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
                  monitoring/grafana/dashboards, the rules ConfigMap crates/gateway-sidecar/routes.yml
   patches        deploy/k8s/gateway-sidecar: each patch applied to testdata/api-gateway.yaml gives
                  a valid Deployment or Service, and names the ConfigMap and port the chart renders
+  compat         ci/prometheus-community-values.yaml (values as written for prometheus-community's
+                 prometheus-node-exporter and prometheus-kafka-exporter charts) renders with each
+                 value in effect: host mounts (the textfile collector's directory), args, env,
+                 service, ServiceAccount, pod labels and annotations, ServiceMonitor settings
+  kps-guard TMP  deploy/aws/kube-prometheus-stack/values-amp.yaml's extraManifests, rendered as
+                 kube-prometheus-stack renders them, stop the install without
+                 grafana.admin.existingSecret, and pass with it or with Grafana off
 """
 import glob
 import json
 import os
+import shutil
 import sys
 
 import helm_python as helm
@@ -36,15 +44,25 @@ CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 # Values that must not install, each with a piece of the message Helm must give.
 BAD = [
-    ({"nodeExporter": {"port": "9100"}}, "/nodeExporter/port"),
-    ({"nodeExporter": {"port": 70000}}, "/nodeExporter/port"),
+    ({"nodeExporter": {"service": {"port": "9100"}}}, "/nodeExporter/service/port"),
+    ({"nodeExporter": {"service": {"port": 70000}}}, "/nodeExporter/service/port"),
     ({"nodeExporter": {"prot": 9101}}, "'prot' not allowed"),
-    ({"kafkaExporter": {"enabled": True}}, "/kafkaExporter/brokers"),
-    ({"kafkaExporter": {"brokers": ["kafka"]}}, "/kafkaExporter/brokers/0"),
+    ({"nodeExporter": {"prometheus": {"monitor": {"intervall": "30s"}}}}, "'intervall' not allowed"),
+    ({"nodeExporter": {"extraHostVolumeMounts": [{"name": "textfile", "hostPath": "/var/lib/textfile",
+                                                  "mountPath": "/textfile", "readonly": True}]}}, "'readonly' not allowed"),
+    ({"nodeExporter": {"extraHostVolumeMounts": [{"name": "textfile", "hostPath": "var/lib/textfile",
+                                                  "mountPath": "/textfile"}]}}, "/nodeExporter/extraHostVolumeMounts/0/hostPath"),
+    ({"nodeExporter": {"hostRootFsMount": {"mountPropagation": "Bidirectional"}}},
+     "/nodeExporter/hostRootFsMount/mountPropagation"),
+    ({"nodeExporter": {"kubeRBACProxy": {"enabled": True}}}, "'kubeRBACProxy' not allowed"),
+    ({"kafkaExporter": {"enabled": True}}, "/kafkaExporter/kafkaServer"),
+    ({"kafkaExporter": {"kafkaServer": ["kafka"]}}, "/kafkaExporter/kafkaServer/0"),
     ({"kafkaExporter": {"sasl": {"mechanism": "awsiam"}}}, "/kafkaExporter/sasl/mechanism"),
-    ({"kafkaExporter": {"enabled": True, "brokers": ["k:9092"], "sasl": {"enabled": True}}},
+    ({"kafkaExporter": {"enabled": True, "kafkaServer": ["k:9092"], "sasl": {"enabled": True}}},
      "/kafkaExporter/sasl/username"),
-    ({"kafkaExporter": {"replicas": 2}}, "/kafkaExporter/replicas"),
+    ({"kafkaExporter": {"replicaCount": 2}}, "/kafkaExporter/replicaCount"),
+    ({"kafkaExporter": {"verbosity": 2}}, "'verbosity' not allowed"),
+    ({"kafkaExporter": {"env": [{"value": "x"}]}}, "/kafkaExporter/env/0"),
     ({"kafkaExporter": {"refreshInterval": "30"}}, "/kafkaExporter/refreshInterval"),
     ({"monitoring": {"interval": "30 seconds"}}, "/monitoring/interval"),
     ({"monitoring": {"sampleLimit": -1}}, "/monitoring/sampleLimit"),
@@ -204,7 +222,7 @@ def cmd_schema():
 
 def cmd_sources():
     r = Report()
-    manifests = render({"kafkaExporter": {"enabled": True, "brokers": ["kafka:9092"]},
+    manifests = render({"kafkaExporter": {"enabled": True, "kafkaServer": ["kafka:9092"]},
                         "gatewaySidecar": {"enabled": True}})
     docs = [d for _, d in documents(manifests)]
     rules = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PrometheusRule"}
@@ -336,10 +354,141 @@ def cmd_patches():
     return r.exit()
 
 
+def cmd_compat():
+    r = Report()
+    with open(os.path.join(CHART, "ci", "prometheus-community-values.yaml")) as f:
+        values = yaml.safe_load(f)
+    docs = {(d["kind"], d["metadata"]["name"]): d for _, d in documents(render(values))}
+    full = f"{RELEASE}-platform-observability"
+
+    def expect(what, cond):
+        (r.ok if cond else r.fail)(what)
+
+    ne, ke = values["nodeExporter"], values["kafkaExporter"]
+    ds = docs[("DaemonSet", f"{full}-node-exporter")]
+    pod = ds["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    mount = ne["extraHostVolumeMounts"][0]
+    vol = next((v for v in pod["volumes"] if v["name"] == mount["name"]), {})
+    vm = next((m for m in c["volumeMounts"] if m["name"] == mount["name"]), {})
+    expect(f"extraHostVolumeMounts: host {mount['hostPath']} ({mount['type']}) mounted read-only at {mount['mountPath']}",
+           vol.get("hostPath") == {"path": mount["hostPath"], "type": mount["type"]}
+           and vm.get("mountPath") == mount["mountPath"] and vm.get("readOnly") is True)
+    expect("extraArgs: the textfile collector reads that directory (--collector.textfile.directory)",
+           all(a in c["args"] for a in ne["extraArgs"]))
+    root = next((m for m in c["volumeMounts"] if m["name"] == "root"), {})
+    expect("hostRootFsMount: / read-only at /host/root, HostToContainer, --path.rootfs",
+           root.get("mountPropagation") == "HostToContainer" and root.get("readOnly") is True
+           and "--path.rootfs=/host/root" in c["args"])
+    expect("env: TZ=UTC", {"name": "TZ", "value": "UTC"} in c.get("env", []))
+    expect("podLabels and podAnnotations on the pods",
+           ds["spec"]["template"]["metadata"]["labels"].get("team") == "platform"
+           and "cluster-autoscaler.kubernetes.io/safe-to-evict" in ds["spec"]["template"]["metadata"]["annotations"])
+    sa = docs.get(("ServiceAccount", "node-exporter"), {})
+    expect("serviceAccount: node-exporter created with its annotations, no token mounted, used by the pods",
+           pod.get("serviceAccountName") == "node-exporter" and sa.get("metadata", {}).get("annotations") == ne["serviceAccount"]["annotations"]
+           and sa.get("automountServiceAccountToken") is False and pod.get("automountServiceAccountToken") is False)
+    expect("updateStrategy, tolerations, nodeSelector as given",
+           ds["spec"]["updateStrategy"] == ne["updateStrategy"] and pod["tolerations"] == ne["tolerations"]
+           and pod["nodeSelector"] == ne["nodeSelector"])
+    svc = docs[("Service", f"{full}-node-exporter")]
+    expect("service: port 9100 (host port too), annotations and labels",
+           svc["spec"]["ports"][0]["port"] == 9100 and c["ports"][0].get("hostPort") == 9100
+           and svc["metadata"]["annotations"] == ne["service"]["annotations"] and svc["metadata"]["labels"].get("tier") == "monitoring")
+    sm = docs[("ServiceMonitor", f"{full}-node-exporter")]
+    mon = ne["prometheus"]["monitor"]
+    ep = sm["spec"]["endpoints"][0]
+    expect("prometheus.monitor: release label, interval 15s, scrapeTimeout, sampleLimit 0, podTargetLabels, attachMetadata",
+           sm["metadata"]["labels"].get("release") == "kube-prometheus-stack" and ep.get("interval") == "15s"
+           and ep.get("scrapeTimeout") == "10s" and sm["spec"]["sampleLimit"] == 0
+           and sm["spec"].get("podTargetLabels") == ["team"] and sm["spec"].get("attachMetadata") == {"node": True})
+    expect("prometheus.monitor: relabelings after the job and node ones, metricRelabelings",
+           ep["relabelings"][2:] == mon["relabelings"] and ep["relabelings"][0]["replacement"] == "node-exporter"
+           and ep.get("metricRelabelings") == mon["metricRelabelings"])
+
+    dep = docs[("Deployment", f"{full}-kafka-exporter")]
+    kpod = dep["spec"]["template"]["spec"]
+    kc = kpod["containers"][0]
+    expect("kafkaServer: one --kafka.server each; replicaCount 1",
+           [a for a in kc["args"] if a.startswith("--kafka.server=")] == [f"--kafka.server={b}" for b in ke["kafkaServer"]]
+           and dep["spec"]["replicas"] == 1)
+    expect("extraArgs, env (a list of EnvVar), annotations on the pods, serviceAccount kafka-exporter",
+           "--log.level=debug" in kc["args"] and {"name": "TZ", "value": "UTC"} in kc.get("env", [])
+           and dep["spec"]["template"]["metadata"]["annotations"].get("example.com/owner") == "platform"
+           and kpod.get("serviceAccountName") == "kafka-exporter" and ("ServiceAccount", "kafka-exporter") in docs)
+    expect("resources as given", kc["resources"] == ke["resources"])
+    ksvc = docs[("Service", f"{full}-kafka-exporter")]
+    expect("service: ClusterIP, port 9308, labels and annotations",
+           ksvc["spec"]["type"] == "ClusterIP" and ksvc["spec"]["ports"][0]["port"] == 9308
+           and ksvc["metadata"]["labels"].get("tier") == "monitoring" and ksvc["metadata"]["annotations"] == ke["service"]["annotations"])
+    ksm = docs[("ServiceMonitor", f"{full}-kafka-exporter")]
+    expect("prometheus.serviceMonitor: in namespace monitoring, release label, interval 30s, targetLabels",
+           ksm["metadata"]["namespace"] == "monitoring" and ksm["metadata"]["labels"].get("release") == "kube-prometheus-stack"
+           and ksm["spec"]["endpoints"][0].get("interval") == "30s" and ksm["spec"].get("targetLabels") == ["tier"])
+    expect("rbac: accepted, and nothing rendered for it (neither exporter calls the Kubernetes API)",
+           not any(k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "PodSecurityPolicy") for k, _ in docs))
+    # And the other way: switched off, the host's / is not mounted and not passed.
+    off = {(d["kind"], d["metadata"]["name"]): d for _, d in documents(render(
+        {"nodeExporter": {"hostRootFsMount": {"enabled": False}, "serviceAccount": {"create": False}}}))}
+    opod = off[("DaemonSet", f"{full}-node-exporter")]["spec"]["template"]["spec"]
+    expect("hostRootFsMount.enabled=false: no root volume, no --path.rootfs; serviceAccount.create=false: `default`, none rendered",
+           all(v["name"] != "root" for v in opod["volumes"]) and not any(a.startswith("--path.rootfs") for a in opod["containers"][0]["args"])
+           and opod["serviceAccountName"] == "default" and not any(k == "ServiceAccount" for k, _ in off))
+    return r.exit()
+
+
+# A stand-in for kube-prometheus-stack's templates/extra-objects.yaml (which needs no other part
+# of that chart): each string of extraManifests goes through `tpl` with the root context.
+KPS_EXTRA_OBJECTS = """{{- range .Values.extraManifests }}
+---
+{{ tpl . $ }}
+{{- end }}
+"""
+
+
+def cmd_kps_guard(tmp):
+    r = Report()
+    chart = os.path.join(tmp, "kps-standin")
+    shutil.rmtree(chart, ignore_errors=True)
+    os.makedirs(os.path.join(chart, "templates"))
+    with open(os.path.join(chart, "Chart.yaml"), "w") as f:
+        f.write("apiVersion: v2\nname: kps-standin\nversion: 0.0.0\n")
+    # kube-prometheus-stack's own defaults for what the guard reads.
+    with open(os.path.join(chart, "values.yaml"), "w") as f:
+        yaml.safe_dump({"grafana": {"enabled": True, "admin": {"existingSecret": ""}}, "extraManifests": []}, f)
+    with open(os.path.join(chart, "templates", "extra-objects.yaml"), "w") as f:
+        f.write(KPS_EXTRA_OBJECTS)
+    with open(os.path.join(ROOT, "deploy", "aws", "kube-prometheus-stack", "values-amp.yaml")) as f:
+        amp = yaml.safe_load(f)
+
+    def attempt(grafana):
+        values = json.loads(json.dumps(amp))
+        values["grafana"] = merge(values["grafana"], grafana)
+        with helm.Chart.load(chart) as c:
+            try:
+                out = c.render(values, name="kube-prometheus-stack", namespace=NAMESPACE, is_install=True)
+                return None, [d for _, d in documents(out)]
+            except helm.HelmError as e:
+                return " ".join(str(e).split()), None
+    err, _ = attempt({})
+    if err and "set grafana.admin.existingSecret" in err:
+        r.ok("values-amp.yaml as committed: the install stops with \"" + err[err.index("set grafana."):] + "\"")
+    else:
+        r.fail(f"values-amp.yaml as committed: {err or 'installed without an admin Secret'}")
+    for label, grafana in (("--set grafana.admin.existingSecret=grafana-admin", {"admin": {"existingSecret": "grafana-admin"}}),
+                           ("--set grafana.enabled=false (Amazon Managed Grafana)", {"enabled": False})):
+        err, docs = attempt(grafana)
+        if err is None and not docs:
+            r.ok(f"{label}: installs, and the guard renders no object")
+        else:
+            r.fail(f"{label}: {err or docs}")
+    return r.exit()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources,
-            "patches": cmd_patches}[cmd](*args)
+            "patches": cmd_patches, "compat": cmd_compat, "kps-guard": cmd_kps_guard}[cmd](*args)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
                 jobs less the dropped ones, every target on the given host, same rules except
                 `for`, no `for` above the cap
   secrets       no Slack webhook URL in any file tracked by git
+  environments  dashboards and rules keep deployments apart: each dashboard has the variables
+                environment, region and cluster (All = .*, which also matches series without
+                the label, as on the local stack); every selector of a panel or variable
+                query filters on them, and every `by (...)`/`on (...)` of a panel or rule keeps
+                them
 """
 import glob
 import json
@@ -484,6 +489,69 @@ def cmd_secrets():
     return r.exit()
 
 
+# --------------------------------------------------------------------------- environments
+# The external labels of prometheus-aws.yml (environment, region) and of the EKS Prometheus
+# (cluster): AMP and the global Prometheus hold every deployment's series side by side.
+DEPLOYMENT_LABELS = ("environment", "region", "cluster")
+_CLAUSE = re.compile(r"\b(by|on)\s*\(([^)]*)\)")
+_SELECTOR = re.compile(r"\{([^{}]*)\}")
+
+
+def deployment_gaps(expr, selectors=True):
+    """What of DEPLOYMENT_LABELS an expression loses: `by`/`on` clauses without them, and (for
+    dashboards) label selectors without the `label=~"$label"` matchers."""
+    gaps = []
+    for m in _CLAUSE.finditer(expr):
+        names = {n.strip() for n in m.group(2).split(",")}
+        if not names >= set(DEPLOYMENT_LABELS):
+            gaps.append(m.group(0))
+    if selectors:
+        blocks = _SELECTOR.findall(expr)
+        if not blocks:
+            gaps.append("no label selector")
+        for b in blocks:
+            if not all(f'{n}=~"${n}"' in b for n in DEPLOYMENT_LABELS):
+                gaps.append("{" + b + "}")
+    return gaps
+
+
+def cmd_environments(rules_dir, dashboards):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from dashboard_queries import queries
+
+    r = Report("environments")
+    for path in dashboards:
+        with open(path) as f:
+            d = json.load(f)
+        name = rel(path)
+        variables = {v.get("name"): v for v in d.get("templating", {}).get("list", [])}
+        order = list(variables)
+        for n in DEPLOYMENT_LABELS:
+            v = variables.get(n, {})
+            r.check(v.get("type") == "query" and v.get("includeAll") and v.get("allValue") == ".*"
+                    and order.index(n) < order.index("job"),
+                    f"{name}: variable ${n} (query, All = .*, before $job)")
+        # The three variables themselves list the labels' values (each filtered by the ones before).
+        qs = [(title, expr) for title, _, expr, _ in queries(d)
+              if title not in {f"variable ${n}" for n in DEPLOYMENT_LABELS}]
+        bad = [(title, expr, deployment_gaps(expr)) for title, expr in qs]
+        bad = [b for b in bad if b[2]]
+        n = len(qs)
+        r.check(not bad, f"{name}: {n} queries filter on and keep {', '.join(DEPLOYMENT_LABELS)}",
+                "; ".join(f"{t}: {g}" for t, _, g in bad[:3]))
+    for path in sorted(glob.glob(os.path.join(rules_dir, "*.yml"))):
+        rules = [rule for g in load_yaml(path).get("groups", []) for rule in g.get("rules", [])]
+        bad = [(rule.get("alert") or rule.get("record"), deployment_gaps(rule["expr"], selectors=False))
+               for rule in rules]
+        bad = [b for b in bad if b[1]]
+        r.check(not bad, f"{rel(path)}: every by/on of its {len(rules)} rules keeps {', '.join(DEPLOYMENT_LABELS)}",
+                "; ".join(f"{n}: {g}" for n, g in bad[:3]))
+    # Negative control: the check must see what it is for.
+    probe = 'sum by (job) (rate(x{job=~"$job"}[5m]))'
+    r.check(len(deployment_gaps(probe)) == 2, f"negative control: {probe} is flagged twice")
+    return r.exit()
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -507,6 +575,9 @@ def main(argv):
         return cmd_local_config(src, out, host, max_for, dropped)
     if cmd == "secrets":
         return cmd_secrets()
+    if cmd == "environments":
+        return cmd_environments(os.path.join(MON, "prometheus", "rules"),
+                                args or sorted(glob.glob(os.path.join(MON, "grafana", "dashboards", "*.json"))))
     print(f"checks: unknown command {cmd}", file=sys.stderr)
     return 2
 

@@ -45,14 +45,74 @@ app.kubernetes.io/name: {{ .component }}
 {{- if $l }}{{ toYaml $l }}{{ end -}}
 {{- end -}}
 
-{{/* registry/repository:tag of a component: (dict "ctx" $ "image" .Values.nodeExporter.image). */}}
+{{/*
+registry/repository:tag of a component: (dict "ctx" $ "image" .Values.nodeExporter.image). The
+component's registry and tag (prometheus-community's charts set them per image) win over the
+chart-wide image.registry and image.tag.
+*/}}
 {{- define "po.image" -}}
-{{- $tag := default .ctx.Chart.AppVersion .ctx.Values.image.tag -}}
-{{- if .ctx.Values.image.registry -}}
-{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.image.registry) .image.repository $tag -}}
+{{- $tag := .image.tag | default .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
+{{- $registry := .image.registry | default .ctx.Values.image.registry -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" $registry) .image.repository $tag -}}
 {{- else -}}
 {{- printf "%s:%s" .image.repository $tag -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "po.pullPolicy" -}}
+{{- .image.pullPolicy | default .ctx.Values.image.pullPolicy -}}
+{{- end -}}
+
+{{/* The ServiceAccount of a component: (dict "ctx" $ "component" "node-exporter" "sa" .serviceAccount). */}}
+{{- define "po.serviceAccountName" -}}
+{{- if .sa.create -}}
+{{- .sa.name | default (printf "%s-%s" (include "po.fullname" .ctx) .component) -}}
+{{- else -}}
+{{- .sa.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ServiceAccount object of a component, same arguments. */}}
+{{- define "po.serviceAccount" -}}
+{{- if .sa.create }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "po.serviceAccountName" . }}
+  namespace: {{ .ctx.Release.Namespace }}
+  labels:
+    {{- include "po.componentLabels" . | nindent 4 }}
+  {{- with .sa.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+automountServiceAccountToken: {{ .sa.automountServiceAccountToken | default false }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes and mounts of extraHostVolumeMounts (prometheus-node-exporter's shape). */}}
+{{- define "po.extraHostVolumes" -}}
+{{- range . }}
+- name: {{ .name }}
+  hostPath:
+    path: {{ .hostPath }}
+    {{- with .type }}
+    type: {{ . }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "po.extraHostVolumeMounts" -}}
+{{- range . }}
+- name: {{ .name }}
+  mountPath: {{ .mountPath }}
+  {{- /* Read-only unless asked otherwise: an exporter only reads. */}}
+  readOnly: {{ ne .readOnly false }}
+  {{- with .mountPropagation }}
+  mountPropagation: {{ . }}
+  {{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "po.webConfigEnabled" -}}
@@ -110,23 +170,49 @@ seccompProfile:
 
 {{/*
 One endpoint of a ServiceMonitor or PodMonitor:
-(dict "ctx" $ "port" "metrics" "monitor" .Values.nodeExporter.serviceMonitor).
+(dict "ctx" $ "port" "metrics" "monitor" .Values.nodeExporter.prometheus.monitor).
 The job label is set by relabelling, so the rules and dashboards find the job they expect
-whatever the Service is called.
+whatever the Service is called. The monitor's own interval, scrapeTimeout, scheme, tlsConfig,
+basicAuth and proxyUrl (prometheus-community's names) win over monitoring.*.
 */}}
 {{- define "po.endpoint" -}}
 {{- $m := .ctx.Values.monitoring -}}
 {{- $ep := dict "port" .port "path" "/metrics" -}}
-{{- with $m.interval }}{{ $_ := set $ep "interval" . }}{{ end -}}
-{{- with $m.scrapeTimeout }}{{ $_ := set $ep "scrapeTimeout" . }}{{ end -}}
+{{- with (.monitor.interval | default $m.interval) }}{{ $_ := set $ep "interval" . }}{{ end -}}
+{{- with (.monitor.scrapeTimeout | default $m.scrapeTimeout) }}{{ $_ := set $ep "scrapeTimeout" . }}{{ end -}}
 {{- $relabel := list (dict "action" "replace" "targetLabel" "job" "replacement" .monitor.jobName) -}}
 {{- if .nodeLabel -}}
 {{- $relabel = append $relabel (dict "action" "replace" "sourceLabels" (list "__meta_kubernetes_pod_node_name") "targetLabel" "node") -}}
 {{- end -}}
 {{- $_ := set $ep "relabelings" (concat $relabel (.monitor.relabelings | default list)) -}}
 {{- with .monitor.metricRelabelings }}{{ $_ := set $ep "metricRelabelings" . }}{{ end -}}
-{{- $ep = merge $ep (deepCopy ($m.endpoint | default dict)) -}}
+{{- $own := dict -}}
+{{- range $k := list "scheme" "tlsConfig" "basicAuth" "proxyUrl" -}}
+{{- with (get $.monitor $k) }}{{ $_ := set $own $k . }}{{ end -}}
+{{- end -}}
+{{- $ep = merge $ep (deepCopy $own) (deepCopy ($m.endpoint | default dict)) -}}
 - {{ toYaml $ep | nindent 2 | trim }}
+{{- end -}}
+
+{{/* The monitor's sampleLimit: its own when set (0: none), else monitoring.sampleLimit. */}}
+{{- define "po.sampleLimit" -}}
+{{- $limit := .monitor.sampleLimit -}}
+{{- if kindIs "invalid" $limit }}{{ .ctx.Values.monitoring.sampleLimit }}{{ else }}{{ int64 $limit }}{{ end -}}
+{{- end -}}
+
+{{/*
+Labels of one ServiceMonitor: the component's, then the monitor's additionalLabels (most
+specific), release=monitoring.release, monitoring.additionalLabels.
+(dict "ctx" $ "component" "node-exporter" "monitor" .prometheus.monitor)
+*/}}
+{{- define "po.monitorMetaLabels" -}}
+{{- $release := dict -}}
+{{- with .ctx.Values.monitoring.release }}{{ $_ := set $release "release" . }}{{ end -}}
+{{- $l := merge (deepCopy (.monitor.additionalLabels | default dict)) $release (deepCopy (.ctx.Values.monitoring.additionalLabels | default dict)) -}}
+{{ include "po.componentLabels" . }}
+{{- if $l }}
+{{ toYaml $l }}
+{{- end }}
 {{- end -}}
 
 {{/* NetworkPolicy peers allowed to the metrics ports. */}}
