@@ -98,8 +98,8 @@ pub type PerGroup<T> = HashMap<String, Result<T, i16>>;
 
 pub struct Cluster {
     settings: Settings,
-    /// Open connections by address.
-    conns: Mutex<HashMap<String, Arc<Connection>>>,
+    /// Connections by address.
+    conns: Mutex<HashMap<String, Slot>>,
     /// Broker addresses by id, from the last metadata.
     brokers: Mutex<BTreeMap<i32, String>>,
     /// Group coordinators by group name.
@@ -107,6 +107,20 @@ pub struct Cluster {
     /// Rotates the broker asked for metadata, so a dead first broker is not always tried first.
     next: std::sync::atomic::AtomicUsize,
 }
+
+/// One broker address: its connection, the lock that makes concurrent requests share one
+/// attempt to open it, and the last failed attempt.
+#[derive(Default)]
+struct Slot {
+    conn: Option<Arc<Connection>>,
+    opening: Arc<tokio::sync::Mutex<()>>,
+    failed: Option<(std::time::Instant, ClientError)>,
+}
+
+/// How long a failed attempt to open a connection answers for the address. A collection sends
+/// several requests to each broker at once; without this, a broker that does not answer (a
+/// blackholed address) would cost each of them its own connect deadline.
+const FAILED_FOR: Duration = Duration::from_secs(1);
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -136,24 +150,52 @@ impl Cluster {
         locked(&self.brokers).get(&id).cloned()
     }
 
-    /// A usable connection to `addr`, opened (and authenticated) if needed.
+    /// A usable connection to `addr`, opened (and authenticated) if needed. Concurrent callers
+    /// share one attempt; a failed attempt answers for the address for [`FAILED_FOR`].
     pub async fn connection(&self, addr: &str) -> Result<Arc<Connection>, ClientError> {
-        if let Some(c) = locked(&self.conns).get(addr) {
-            if c.is_usable() {
+        let opening = {
+            let mut conns = locked(&self.conns);
+            let slot = conns.entry(addr.to_string()).or_default();
+            if let Some(c) = slot.conn.as_ref().filter(|c| c.is_usable()) {
                 return Ok(Arc::clone(c));
             }
-        }
-        let conn = match tokio::time::timeout(self.timeout(), self.open(addr)).await {
-            Ok(r) => Arc::new(r?),
-            Err(_) => {
-                return Err(ClientError::Connect {
-                    broker: addr.to_string(),
-                    cause: format!("no connection within {:?}", self.timeout()),
-                })
-            }
+            Arc::clone(&slot.opening)
         };
-        locked(&self.conns).insert(addr.to_string(), Arc::clone(&conn));
-        Ok(conn)
+        let _turn = opening.lock().await;
+        // Whoever held the lock before us may have opened it, or just failed.
+        {
+            let conns = locked(&self.conns);
+            if let Some(slot) = conns.get(addr) {
+                if let Some(c) = slot.conn.as_ref().filter(|c| c.is_usable()) {
+                    return Ok(Arc::clone(c));
+                }
+                if let Some((at, e)) = &slot.failed {
+                    if at.elapsed() < FAILED_FOR {
+                        return Err(e.clone());
+                    }
+                }
+            }
+        }
+        let result = match tokio::time::timeout(self.timeout(), self.open(addr)).await {
+            Ok(r) => r.map(Arc::new),
+            Err(_) => Err(ClientError::Connect {
+                broker: addr.to_string(),
+                cause: format!("no connection within {:?}", self.timeout()),
+            }),
+        };
+        let mut conns = locked(&self.conns);
+        let slot = conns.entry(addr.to_string()).or_default();
+        match &result {
+            Ok(c) => {
+                slot.conn = Some(Arc::clone(c));
+                slot.failed = None;
+            }
+            Err(e) => {
+                slot.conn = None;
+                slot.failed = Some((std::time::Instant::now(), e.clone()));
+            }
+        }
+        result
     }
 
     async fn open(&self, addr: &str) -> Result<Connection, ClientError> {
@@ -195,11 +237,6 @@ impl Cluster {
             tried: format!("broker {id} is not in the metadata"),
         })?;
         self.connection(&addr).await
-    }
-
-    /// Forgets the connection to `addr` (after an error that may have been the socket's).
-    pub fn drop_connection(&self, addr: &str) {
-        locked(&self.conns).remove(addr);
     }
 
     /// Cluster metadata for every topic, from the first broker that answers: known brokers
