@@ -94,7 +94,10 @@ pub fn parse_proc_net_arp(text: &str) -> Result<BTreeMap<String, u64>, String> {
             continue;
         }
         if cols.len() < 6 {
-            return Err(format!("ARP table line has {} columns: {line:?}", cols.len()));
+            return Err(format!(
+                "ARP table line has {} columns: {line:?}",
+                cols.len()
+            ));
         }
         *entries.entry(cols[5].to_string()).or_insert(0) += 1;
     }
@@ -163,7 +166,8 @@ mod tests {
 
     // As on a Linux 6.x host with a bridge and an IPoIB interface (truncated address as the
     // kernel prints it), plus an incomplete entry.
-    const PROC_NET_ARP: &str = "IP address       HW type     Flags       HW address            Mask     Device
+    const PROC_NET_ARP: &str =
+        "IP address       HW type     Flags       HW address            Mask     Device
 192.168.0.1      0x1         0x2         02:fc:00:00:00:05     *        eth0
 192.168.0.7      0x1         0x0         00:00:00:00:00:00     *        eth0
 10.0.0.4         0x20        0x2         80:00:00:48:fe:80:00:00:00     *        ib0

@@ -95,7 +95,11 @@ pub fn parse_stat(text: &str) -> Result<ConntrackStat, String> {
 fn read_uint(path: &std::path::Path) -> Result<u64, CollectError> {
     let text = crate::read::trimmed(path).map_err(|e| CollectError::from_io(path, e))?;
     text.parse().map_err(|e| {
-        anyhow::anyhow!("failed to retrieve conntrack stats: {}: {e}", path.display()).into()
+        anyhow::anyhow!(
+            "failed to retrieve conntrack stats: {}: {e}",
+            path.display()
+        )
+        .into()
     })
 }
 

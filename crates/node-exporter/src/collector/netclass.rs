@@ -46,7 +46,10 @@ pub struct Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let ignored = compile_regex("collector.netclass.ignored-devices", &args.netclass_ignored_devices)?;
+    let ignored = compile_regex(
+        "collector.netclass.ignored-devices",
+        &args.netclass_ignored_devices,
+    )?;
     Ok(Box::new(NetClass {
         dir: paths.sys("class/net"),
         ignored,
@@ -261,9 +264,8 @@ pub fn read_iface(dir: &Path, name: &str) -> std::io::Result<Iface> {
         name: name.to_string(),
         ..Iface::default()
     };
-    let text = |f: &str| -> std::io::Result<String> {
-        Ok(read_attr(&dir.join(f))?.unwrap_or_default())
-    };
+    let text =
+        |f: &str| -> std::io::Result<String> { Ok(read_attr(&dir.join(f))?.unwrap_or_default()) };
     iface.address = text("address")?;
     iface.broadcast = text("broadcast")?;
     iface.duplex = text("duplex")?;
@@ -320,7 +322,10 @@ pub struct LinkInfo {
 
 /// Go's `net.HardwareAddr.String()`.
 fn hw_addr(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn u32_attr(d: &[u8]) -> Option<u32> {
@@ -408,13 +413,17 @@ const RTNL_STATS: [&str; 24] = [
 impl NetClass {
     fn update_netlink(&self, out: &mut Exposition) -> CollectResult {
         let mut links = Vec::new();
-        super::netdev::rtnl::dump(super::netdev::rtnl::RTM_GETLINK, &[0u8; 16], |kind, body| {
-            if kind == super::netdev::rtnl::RTM_NEWLINK {
-                if let Some(l) = parse_link(body) {
-                    links.push(l);
+        super::netdev::rtnl::dump(
+            super::netdev::rtnl::RTM_GETLINK,
+            &[0u8; 16],
+            |kind, body| {
+                if kind == super::netdev::rtnl::RTM_NEWLINK {
+                    if let Some(l) = parse_link(body) {
+                        links.push(l);
+                    }
                 }
-            }
-        })
+            },
+        )
         .map_err(|e| anyhow::anyhow!("could not get net class info: {e}"))?;
         for l in links.iter().filter(|l| !self.ignored.is_match(&l.name)) {
             let dir = self.dir.join(&l.name);
@@ -476,7 +485,9 @@ impl NetClass {
                 ("duplex", &duplex),
                 (
                     "operstate",
-                    OPERSTATES.get(usize::from(l.operstate)).unwrap_or(&"unknown"),
+                    OPERSTATES
+                        .get(usize::from(l.operstate))
+                        .unwrap_or(&"unknown"),
                 ),
                 ("ifalias", l.ifalias.as_deref().unwrap_or("")),
             ],
@@ -671,7 +682,10 @@ mod tests {
     fn reads_this_hosts_loopback() {
         let i = read_iface(Path::new("/sys/class/net/lo"), "lo").unwrap();
         assert_eq!(i.operstate, "unknown");
-        assert!(i.numeric.iter().any(|&(n, _, v)| n == "mtu_bytes" && v == 65536));
+        assert!(i
+            .numeric
+            .iter()
+            .any(|&(n, _, v)| n == "mtu_bytes" && v == 65536));
     }
     fn link_body(name: &str) -> Vec<u8> {
         use super::super::netdev::rtnl::attr;
@@ -763,6 +777,9 @@ mod tests {
         )
         .unwrap();
         let text = render(&*c).unwrap();
-        assert!(text.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"), "{text}");
+        assert!(
+            text.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"),
+            "{text}"
+        );
     }
 }

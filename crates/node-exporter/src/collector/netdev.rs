@@ -20,8 +20,8 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::go::go_ip_string;
 use crate::filter::Filter;
+use crate::go::go_ip_string;
 
 /// Flags of the `netdev` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -113,7 +113,9 @@ fn merge_deprecated<'a>(
             "--{old_name} and --{new_name} are mutually exclusive"
         ))),
         (None, Some(o)) => {
-            tracing::warn!("--{old_name} is DEPRECATED and will be removed in 2.0.0, use --{new_name}");
+            tracing::warn!(
+                "--{old_name} is DEPRECATED and will be removed in 2.0.0, use --{new_name}"
+            );
             Ok(Some(o))
         }
         (n, None) => Ok(n),
@@ -137,8 +139,7 @@ impl Collector for NetDev {
         } else {
             let text = crate::read::string(&self.proc_net_dev)
                 .map_err(|e| CollectError::from_io(&self.proc_net_dev, e))?;
-            parse_proc_net_dev(&text)
-                .map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?
+            parse_proc_net_dev(&text).map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?
         };
         for dev in &devices {
             if self.filter.ignored(&dev.name) {
@@ -247,7 +248,9 @@ impl DevStats {
     /// `(name, value)` as node_exporter exposes them, with or without its detailed names.
     pub fn metrics(&self, detailed: bool) -> Vec<(&'static str, u64)> {
         match (&self.source, detailed) {
-            (Source::Netlink(s), true) => LINK_STATS.iter().copied().zip(s.iter().copied()).collect(),
+            (Source::Netlink(s), true) => {
+                LINK_STATS.iter().copied().zip(s.iter().copied()).collect()
+            }
             (Source::Proc(s), true) => PROC_STATS.iter().copied().zip(s.iter().copied()).collect(),
             (Source::Proc(s), false) => {
                 // Only the error and drop counters change name; the folding sums are the kernel's.
@@ -566,9 +569,7 @@ pub(crate) mod rtnl {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: buf is writable for its length.
-            let n = unsafe {
-                libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
-            };
+            let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -765,7 +766,9 @@ mod tests {
         assert!(text.contains(
             "# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\nnode_network_receive_bytes_total{device=\"eth0\",ifalias=\"uplink\"} 9.657944e+07\nnode_network_receive_bytes_total{device=\"ifb0\",ifalias=\"\"} 0\n"
         ), "{text}");
-        assert!(text.contains("node_network_transmit_carrier_total{device=\"eth0\",ifalias=\"uplink\"} 11\n"));
+        assert!(text.contains(
+            "node_network_transmit_carrier_total{device=\"eth0\",ifalias=\"uplink\"} 11\n"
+        ));
         assert!(!text.contains("\"lo\""));
         assert!(!text.contains("nohandler"));
     }
@@ -827,11 +830,21 @@ mod tests {
         assert_eq!(p(&["t"]).ok(), Some(true));
         assert_eq!(p(&["t", "--no-collector.netdev.netlink"]).ok(), Some(false));
         assert_eq!(
-            p(&["t", "--no-collector.netdev.netlink", "--collector.netdev.netlink"]).ok(),
+            p(&[
+                "t",
+                "--no-collector.netdev.netlink",
+                "--collector.netdev.netlink"
+            ])
+            .ok(),
             Some(true)
         );
         assert_eq!(
-            p(&["t", "--collector.netdev.netlink", "--no-collector.netdev.netlink"]).ok(),
+            p(&[
+                "t",
+                "--collector.netdev.netlink",
+                "--no-collector.netdev.netlink"
+            ])
+            .ok(),
             Some(false)
         );
     }

@@ -73,7 +73,11 @@ impl Collector for NetStat {
             ),
             Err(e) if crate::read::is_missing(&e) => {}
             Err(e) => {
-                return Err(anyhow::anyhow!("couldn't get SNMP6 stats: {}: {e}", self.snmp6.display()).into())
+                return Err(anyhow::anyhow!(
+                    "couldn't get SNMP6 stats: {}: {e}",
+                    self.snmp6.display()
+                )
+                .into())
             }
         }
         for (protocol, field, value) in stats {
@@ -147,7 +151,8 @@ mod tests {
     use crate::collector::testutil::{proc_at, render, write_file, write_files};
 
     // Shapes as on Linux 6.18 (this host), shortened.
-    const NETSTAT: &str = "TcpExt: SyncookiesSent SyncookiesRecv ListenDrops TCPTimeouts TCPOFOQueue PruneCalled
+    const NETSTAT: &str =
+        "TcpExt: SyncookiesSent SyncookiesRecv ListenDrops TCPTimeouts TCPOFOQueue PruneCalled
 TcpExt: 0 1 2 3 4 5
 IpExt: InNoRoutes InOctets OutOctets
 IpExt: 0 96716705 348700
@@ -264,7 +269,13 @@ UdpLite6InErrors                \t0
             text,
             "# HELP node_netstat_Tcp_MaxConn Statistic TcpMaxConn.\n# TYPE node_netstat_Tcp_MaxConn untyped\nnode_netstat_Tcp_MaxConn -1\n"
         );
-        assert!(build(&Paths::default(), &Args { netstat_fields: "(".into() }).is_err());
+        assert!(build(
+            &Paths::default(),
+            &Args {
+                netstat_fields: "(".into()
+            }
+        )
+        .is_err());
         let empty = tempfile::tempdir().unwrap();
         assert!(matches!(
             run(empty.path(), &Args::default()),

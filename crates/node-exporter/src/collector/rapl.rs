@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use crate::go::parse_go_u64;
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::go::parse_go_u64;
 
 /// Flags of the `rapl` collector.
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -79,7 +79,11 @@ pub fn parse_sockstat(text: &str) -> Result<Sockstat, String> {
 }
 
 impl SockStat {
-    fn read(&self, path: &std::path::Path, family: &str) -> Result<Option<Sockstat>, anyhow::Error> {
+    fn read(
+        &self,
+        path: &std::path::Path,
+        family: &str,
+    ) -> Result<Option<Sockstat>, anyhow::Error> {
         match crate::read::string(path) {
             Ok(text) => parse_sockstat(&text)
                 .map(Some)
@@ -167,10 +171,19 @@ FRAG6: inuse 0 memory 0
             s.protocols[0],
             (
                 "TCP".to_string(),
-                vec![("inuse", 3), ("orphan", 0), ("tw", 6), ("alloc", 3), ("mem", 114)]
+                vec![
+                    ("inuse", 3),
+                    ("orphan", 0),
+                    ("tw", 6),
+                    ("alloc", 3),
+                    ("mem", 114)
+                ]
             )
         );
-        assert_eq!(s.protocols[4], ("FRAG".to_string(), vec![("inuse", 0), ("memory", 0)]));
+        assert_eq!(
+            s.protocols[4],
+            ("FRAG".to_string(), vec![("inuse", 0), ("memory", 0)])
+        );
         assert!(parse_sockstat("TCP: inuse\n").is_err());
         assert!(parse_sockstat("TCP: inuse 1 tw\n").is_err());
         assert!(parse_sockstat("TCP: inuse x\n").is_err());

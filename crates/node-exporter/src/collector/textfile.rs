@@ -24,8 +24,8 @@ use exporter_core::cli::UsageError;
 use exporter_core::exposition::format_float;
 use exporter_core::{Exposition, MetricType};
 
-use crate::go::{go_parse_float, to_valid_utf8};
 use super::{CollectResult, Collector, Paths};
+use crate::go::{go_parse_float, to_valid_utf8};
 
 /// Flags of the `textfile` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -191,8 +191,8 @@ fn process_file(path: &str) -> Result<(i64, Vec<Family>), String> {
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)
         .map_err(|e| format!("failed to parse textfile data from {path:?}: {e}"))?;
-    let families =
-        parse_text(&buf).map_err(|e| format!("failed to parse textfile data from {path:?}: {e}"))?;
+    let families = parse_text(&buf)
+        .map_err(|e| format!("failed to parse textfile data from {path:?}: {e}"))?;
     if families
         .iter()
         .any(|f| f.metrics.iter().any(|m| m.timestamp_ms.is_some()))
@@ -261,7 +261,12 @@ impl Gathered {
                     return;
                 }
                 if fam.kind != kind {
-                    tracing::error!(metric = name, kind = kind.as_str(), should_be = fam.kind.as_str(), "collected metric has a different type, dropped");
+                    tracing::error!(
+                        metric = name,
+                        kind = kind.as_str(),
+                        should_be = fam.kind.as_str(),
+                        "collected metric has a different type, dropped"
+                    );
                     return;
                 }
                 i
@@ -372,7 +377,12 @@ impl Gathered {
                         let mut inf_seen = false;
                         for (le, c) in last_wins_sorted(buckets) {
                             inf_seen |= le == f64::INFINITY;
-                            f.sample_with("_bucket", &labels, Some(("le", &go_float(le))), c as f64);
+                            f.sample_with(
+                                "_bucket",
+                                &labels,
+                                Some(("le", &go_float(le))),
+                                c as f64,
+                            );
                         }
                         // The text format always ends a histogram with a +Inf bucket.
                         if !inf_seen {
@@ -678,7 +688,8 @@ impl TextParser {
             kind: None,
             metrics: Vec::new(),
         });
-        self.by_name.insert(name.to_string(), self.families.len() - 1);
+        self.by_name
+            .insert(name.to_string(), self.families.len() - 1);
         plain(self.families.len() - 1)
     }
 
@@ -686,7 +697,10 @@ impl TextParser {
     /// or a quoted name. Empty when the first byte cannot start one.
     fn name(c: &mut Cursor<'_>, metric: bool) -> Result<String, String> {
         let allowed = |b: u8, first: bool| {
-            b.is_ascii_alphabetic() || b == b'_' || (metric && b == b':') || (!first && b.is_ascii_digit())
+            b.is_ascii_alphabetic()
+                || b == b'_'
+                || (metric && b == b':')
+                || (!first && b.is_ascii_digit())
         };
         match c.peek() {
             Some(b'"') => {
@@ -711,7 +725,12 @@ impl TextParser {
                                 Some(b'\\') => out.push(b'\\'),
                                 Some(b'n') => out.push(b'\n'),
                                 Some(b'"') => out.extend_from_slice(b"\\\""),
-                                _ => return Err(format!("invalid escape sequence '\\{}'", c.peek().map(char::from).unwrap_or('\n'))),
+                                _ => {
+                                    return Err(format!(
+                                        "invalid escape sequence '\\{}'",
+                                        c.peek().map(char::from).unwrap_or('\n')
+                                    ))
+                                }
                             }
                             c.pos += 1;
                         }
@@ -971,8 +990,7 @@ impl TextParser {
                 }
             }
         }
-        String::from_utf8(out)
-            .map_err(|e| format!("invalid label value {:?}", lossy(e.as_bytes())))
+        String::from_utf8(out).map_err(|e| format!("invalid label value {:?}", lossy(e.as_bytes())))
     }
 
     /// The value and optional timestamp, at the cursor.
@@ -1163,12 +1181,10 @@ fn compile(pattern: &str) -> Result<Vec<Tok>, BadPattern> {
                     it.next();
                 }
                 let mut ranges = Vec::new();
-                let esc = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-                    match it.next() {
-                        None | Some('-') | Some(']') => Err(BadPattern),
-                        Some('\\') => it.next().ok_or(BadPattern),
-                        Some(c) => Ok(c),
-                    }
+                let esc = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| match it.next() {
+                    None | Some('-') | Some(']') => Err(BadPattern),
+                    Some('\\') => it.next().ok_or(BadPattern),
+                    Some(c) => Ok(c),
                 };
                 loop {
                     match it.peek() {
@@ -1262,11 +1278,10 @@ pub fn go_clean(path: &str) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::testutil::{render};
+    use crate::collector::testutil::render;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn parse(s: &str) -> Result<Vec<Family>, ParseError> {
@@ -1323,7 +1338,12 @@ mod tests {
         assert_eq!(
             fams,
             vec![
-                fam("braces", None, Kind::Untyped, vec![simple(&[], f64::INFINITY)]),
+                fam(
+                    "braces",
+                    None,
+                    Kind::Untyped,
+                    vec![simple(&[], f64::INFINITY)]
+                ),
                 fam(
                     "escaped",
                     Some("Help with \\ and \n and \"."),
@@ -1358,7 +1378,12 @@ mod tests {
                     Kind::Untyped,
                     vec![simple(&[], 12.47)]
                 ),
-                fam("neg", None, Kind::Untyped, vec![simple(&[("a", "b")], -0.5)]),
+                fam(
+                    "neg",
+                    None,
+                    Kind::Untyped,
+                    vec![simple(&[("a", "b")], -0.5)]
+                ),
             ]
         );
     }
@@ -1441,7 +1466,10 @@ mod tests {
         );
         // `le` and `quantile` are ordinary labels elsewhere.
         let f = parse("g{le=\"x\",quantile=\"y\"} 1\n").unwrap();
-        assert_eq!(f[0].metrics[0].labels, labels(&[("le", "x"), ("quantile", "y")]));
+        assert_eq!(
+            f[0].metrics[0].labels,
+            labels(&[("le", "x"), ("quantile", "y")])
+        );
     }
 
     #[test]
@@ -1450,36 +1478,99 @@ mod tests {
         for (input, want) in [
             ("foo 1", line(1, "unexpected end of input stream")),
             ("a 1\n# comment", line(2, "unexpected end of input stream")),
-            ("foo 1 \n", line(1, "expected integer as timestamp, got \"\"")),
-            ("foo 1\r\n", line(1, "expected float as value, got \"1\\r\"")),
+            (
+                "foo 1 \n",
+                line(1, "expected integer as timestamp, got \"\""),
+            ),
+            (
+                "foo 1\r\n",
+                line(1, "expected float as value, got \"1\\r\""),
+            ),
             ("foo\n", line(1, "expected float as value, got \"\"")),
-            ("foo{a=\"b\"} \n", line(1, "expected float as value, got \"\"")),
-            ("foo 0x10\n", line(1, "expected float as value, got \"0x10\"")),
+            (
+                "foo{a=\"b\"} \n",
+                line(1, "expected float as value, got \"\""),
+            ),
+            (
+                "foo 0x10\n",
+                line(1, "expected float as value, got \"0x10\""),
+            ),
             ("foo 1_0\n", line(1, "expected float as value, got \"1_0\"")),
-            ("foo 1e999\n", line(1, "expected float as value, got \"1e999\"")),
-            ("foo 1 x\n", line(1, "expected integer as timestamp, got \"x\"")),
-            ("foo 1 2 3\n", line(1, "spurious string after timestamp: \" 3\"")),
-            ("foo 1 2 \n", line(1, "spurious string after timestamp: \" \"")),
+            (
+                "foo 1e999\n",
+                line(1, "expected float as value, got \"1e999\""),
+            ),
+            (
+                "foo 1 x\n",
+                line(1, "expected integer as timestamp, got \"x\""),
+            ),
+            (
+                "foo 1 2 3\n",
+                line(1, "spurious string after timestamp: \" 3\""),
+            ),
+            (
+                "foo 1 2 \n",
+                line(1, "spurious string after timestamp: \" \""),
+            ),
             (
                 "# HELP foo a\n# HELP foo b\n",
                 line(2, "second HELP line for metric name \"foo\""),
             ),
             (
                 "foo 1\n# TYPE foo gauge\n",
-                line(2, "second TYPE line for metric name \"foo\", or TYPE reported after samples"),
+                line(
+                    2,
+                    "second TYPE line for metric name \"foo\", or TYPE reported after samples",
+                ),
             ),
-            ("# TYPE foo gauges\n", line(1, "unknown metric type \"gauges\"")),
-            ("# TYPE foo gauge \n", line(1, "unknown metric type \"gauge \"")),
-            ("# HELP foo a\\tb\n", line(1, "invalid escape sequence '\\t'")),
-            ("# HELP foo a\\\n", line(1, "invalid escape sequence '\\\n'")),
-            ("foo{a=\"\\x\"} 1\n", line(1, "invalid escape sequence '\\x'")),
-            ("foo{a=\"b\",a=\"c\"} 1\n", line(1, "duplicate label names for metric \"foo\"")),
-            ("foo{__name__=\"x\"} 1\n", line(1, "label name \"__name__\" is reserved")),
-            ("foo{a=b} 1\n", line(1, "expected '\"' at start of label value, found 'b'")),
-            ("foo{a} 1\n", line(1, "expected '=' after label name, found '}'")),
-            ("foo{1a=\"b\"} 1\n", line(1, "invalid label name for metric \"foo\"")),
-            ("foo{a=\"b\" x} 1\n", line(1, "unexpected end of label value \"b\"")),
-            ("foo{a=\"b\n", line(1, "label value \"b\" contains unescaped new-line")),
+            (
+                "# TYPE foo gauges\n",
+                line(1, "unknown metric type \"gauges\""),
+            ),
+            (
+                "# TYPE foo gauge \n",
+                line(1, "unknown metric type \"gauge \""),
+            ),
+            (
+                "# HELP foo a\\tb\n",
+                line(1, "invalid escape sequence '\\t'"),
+            ),
+            (
+                "# HELP foo a\\\n",
+                line(1, "invalid escape sequence '\\\n'"),
+            ),
+            (
+                "foo{a=\"\\x\"} 1\n",
+                line(1, "invalid escape sequence '\\x'"),
+            ),
+            (
+                "foo{a=\"b\",a=\"c\"} 1\n",
+                line(1, "duplicate label names for metric \"foo\""),
+            ),
+            (
+                "foo{__name__=\"x\"} 1\n",
+                line(1, "label name \"__name__\" is reserved"),
+            ),
+            (
+                "foo{a=b} 1\n",
+                line(1, "expected '\"' at start of label value, found 'b'"),
+            ),
+            (
+                "foo{a} 1\n",
+                line(1, "expected '=' after label name, found '}'"),
+            ),
+            (
+                "foo{1a=\"b\"} 1\n",
+                line(1, "invalid label name for metric \"foo\""),
+            ),
+            (
+                "foo{a=\"b\" x} 1\n",
+                line(1, "unexpected end of label value \"b\""),
+            ),
+            (
+                "foo{a=\"b\n",
+                line(1, "label value \"b\" contains unescaped new-line"),
+            ),
             ("foo{a=\"\u{fffd}\"} 1\n", String::new()),
             ("1foo 1\n", line(1, "invalid metric name")),
             ("# HELP 1foo x\n", line(1, "invalid metric name in comment")),
@@ -1496,8 +1587,14 @@ mod tests {
                 line(2, "unexpected type for metric name \"gh\""),
             ),
             ("{a=\"b\"} 1\n", line(1, "invalid metric name")),
-            ("{\"foo.bar\"} 1\n", line(1, "invalid metric name \"foo.bar\"")),
-            ("foo{\"a.b\"=\"c\"} 1\n", line(1, "invalid label name \"a.b\"")),
+            (
+                "{\"foo.bar\"} 1\n",
+                line(1, "invalid metric name \"foo.bar\""),
+            ),
+            (
+                "foo{\"a.b\"=\"c\"} 1\n",
+                line(1, "invalid label name \"a.b\""),
+            ),
         ] {
             if want.is_empty() {
                 assert!(parse(input).is_ok(), "{input:?}");
@@ -1570,7 +1667,10 @@ mod tests {
             glob(&format!("{root}/o*")).unwrap(),
             vec![format!("{root}/other")]
         );
-        assert_eq!(glob(&format!("{root}/other")).unwrap(), vec![format!("{root}/other")]);
+        assert_eq!(
+            glob(&format!("{root}/other")).unwrap(),
+            vec![format!("{root}/other")]
+        );
         assert_eq!(glob(&format!("{root}/none")).unwrap(), Vec::<String>::new());
         assert_eq!(glob(&format!("{root}/[")), Err(BadPattern));
         assert_eq!(glob(""), Ok(vec![]));
@@ -1599,7 +1699,10 @@ mod tests {
 
     #[test]
     fn no_directory_configured() {
-        assert_eq!(collect(&[""]), format!("{ERROR_HELP}node_textfile_scrape_error 0\n"));
+        assert_eq!(
+            collect(&[""]),
+            format!("{ERROR_HELP}node_textfile_scrape_error 0\n")
+        );
         // A directory that does not exist is an error.
         assert_eq!(
             collect(&["/nonexistent/textfile/dir"]),
@@ -1636,7 +1739,10 @@ mod tests {
                      untyped_one 1\n\
                      escaped{v=\"a\\\"b\\\\c\\nd\"} 1\n",
                 ),
-                ("b.prom", "# HELP my_gauge Another help.\nmy_gauge{a=\"2\"} 1\n"),
+                (
+                    "b.prom",
+                    "# HELP my_gauge Another help.\nmy_gauge{a=\"2\"} 1\n",
+                ),
                 ("c.prom", "bad_nolf 1"),
                 ("d.prom", "ts_metric 1 1234\n"),
                 ("e.prom", "other_metric{a=\"1\"} 1\n"),
@@ -1689,9 +1795,18 @@ untyped_one 1
     fn several_directories_and_globs() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_str().unwrap();
-        write_prom(&tmp.path().join("node-a"), &[("x.prom", "shared{dir=\"a\"} 1\n")]);
-        write_prom(&tmp.path().join("node-b"), &[("x.prom", "shared{dir=\"b\"} 2\n")]);
-        write_prom(&tmp.path().join("extra"), &[("y.prom", "shared{dir=\"c\"} 3\n")]);
+        write_prom(
+            &tmp.path().join("node-a"),
+            &[("x.prom", "shared{dir=\"a\"} 1\n")],
+        );
+        write_prom(
+            &tmp.path().join("node-b"),
+            &[("x.prom", "shared{dir=\"b\"} 2\n")],
+        );
+        write_prom(
+            &tmp.path().join("extra"),
+            &[("y.prom", "shared{dir=\"c\"} 3\n")],
+        );
         let text = collect(&[&format!("{root}/node-*"), &format!("{root}/extra/")]);
         assert!(text.contains(&format!(
             "# HELP shared Metric read from {root}/node-a/x.prom, {root}/node-b/x.prom, {root}/extra/y.prom\n"
@@ -1723,14 +1838,19 @@ untyped_one 1
             ],
         );
         let text = collect(&[d]);
-        assert!(text.ends_with("# TYPE t gauge\nt{x=\"1\"} 1\nt{x=\"3\"} 3\n"), "{text}");
+        assert!(
+            text.ends_with("# TYPE t gauge\nt{x=\"1\"} 1\nt{x=\"3\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains(&format!("# HELP dup Metric read from {d}/1.prom, {d}/2.prom\n# TYPE dup untyped\ndup 1\n# HELP")), "{text}");
         // `s_count` from 2.prom is untyped there and collides with the summary `s`.
         assert!(text.contains("s_sum 1\ns_count 1\n"));
         assert!(!text.contains("s_count 5"), "{text}");
         assert!(text.contains("node_textfile_scrape_error 1\n"));
         // 4.prom and 5.prom still count as read.
-        assert!(text.contains(&format!("node_textfile_mtime_seconds{{file=\"{d}/5.prom\"}}")));
+        assert!(text.contains(&format!(
+            "node_textfile_mtime_seconds{{file=\"{d}/5.prom\"}}"
+        )));
     }
 
     #[test]
@@ -1747,14 +1867,20 @@ untyped_one 1
             ],
         );
         let text = collect(&[d]);
-        assert!(text.starts_with("# HELP m From a.\n# TYPE m untyped\nm{f=\"a\"} 1\n# HELP node"), "{text}");
+        assert!(
+            text.starts_with("# HELP m From a.\n# TYPE m untyped\nm{f=\"a\"} 1\n# HELP node"),
+            "{text}"
+        );
         assert!(text.contains("node_textfile_scrape_error 0\n"));
     }
 
     #[test]
     fn reserved_label_names_reject_the_file() {
         let tmp = tempfile::tempdir().unwrap();
-        write_prom(tmp.path(), &[("a.prom", "m{__x=\"1\"} 1\n"), ("b.prom", "ok 1\n")]);
+        write_prom(
+            tmp.path(),
+            &[("a.prom", "m{__x=\"1\"} 1\n"), ("b.prom", "ok 1\n")],
+        );
         let text = collect(&[tmp.path().to_str().unwrap()]);
         assert!(!text.contains("m{") && text.contains("ok 1\n"));
         assert!(text.contains("node_textfile_scrape_error 1\n"));
@@ -1773,8 +1899,9 @@ untyped_one 1
             )],
         );
         let text = collect(&[tmp.path().to_str().unwrap()]);
-        assert!(text.contains(
-            "# TYPE h histogram
+        assert!(
+            text.contains(
+                "# TYPE h histogram
 h_bucket{x=\"a\",le=\"0.001\"} 0
 h_bucket{x=\"a\",le=\"10\"} 3
 h_bucket{x=\"a\",le=\"+Inf\"} 3
@@ -1784,6 +1911,8 @@ h_bucket{x=\"b\",le=\"+Inf\"} 2
 h_sum{x=\"b\"} 0
 h_count{x=\"b\"} 2
 "
-        ), "{text}");
+            ),
+            "{text}"
+        );
     }
 }

@@ -20,7 +20,9 @@ pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageErr
     // SAFETY: tzset only (re)initialises libc's time zone state; build runs at start-up, before
     // any collector calls localtime_r.
     unsafe { tzset() };
-    Ok(Box::new(Time { clocksource: paths.sys("devices/system/clocksource") }))
+    Ok(Box::new(Time {
+        clocksource: paths.sys("devices/system/clocksource"),
+    }))
 }
 
 extern "C" {
@@ -33,10 +35,17 @@ struct Time {
 
 impl Collector for Time {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         // As Go: float64(now.UnixNano()) / 1e9.
         let nanos = now.as_secs() as i64 * 1_000_000_000 + i64::from(now.subsec_nanos());
-        out.gauge("node_time_seconds", "System time in seconds since epoch (1970).", &[], nanos as f64 / 1e9);
+        out.gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+            &[],
+            nanos as f64 / 1e9,
+        );
         let (zone, offset) = local_zone(now.as_secs() as i64);
         out.gauge(
             "node_time_zone_offset_seconds",
@@ -80,7 +89,9 @@ fn local_zone(secs: i64) -> (String, i64) {
         let zone = if tm.tm_zone.is_null() {
             String::new()
         } else {
-            std::ffi::CStr::from_ptr(tm.tm_zone).to_string_lossy().into_owned()
+            std::ffi::CStr::from_ptr(tm.tm_zone)
+                .to_string_lossy()
+                .into_owned()
         };
         (zone, tm.tm_gmtoff)
     }
@@ -121,7 +132,10 @@ mod tests {
 
     #[test]
     fn parses_available() {
-        assert_eq!(parse_available("tsc kvm-clock acpi_pm \n"), ["tsc", "kvm-clock", "acpi_pm"]);
+        assert_eq!(
+            parse_available("tsc kvm-clock acpi_pm \n"),
+            ["tsc", "kvm-clock", "acpi_pm"]
+        );
         assert!(parse_available("\n").is_empty());
         assert!(is_numbered("clocksource0", "clocksource"));
         assert!(!is_numbered("clocksourcex", "clocksource"));
@@ -132,8 +146,17 @@ mod tests {
     fn scrapes_a_fake_sysfs() {
         let dir = tempfile::tempdir().unwrap();
         let cs = dir.path().join("devices/system/clocksource");
-        for (n, avail, cur) in [("clocksource0", "tsc kvm-clock \n", "tsc\n"), ("clocksource1", "hpet\n", "hpet\n")] {
-            write_files(&cs.join(n), &[("available_clocksource", avail), ("current_clocksource", cur)]);
+        for (n, avail, cur) in [
+            ("clocksource0", "tsc kvm-clock \n", "tsc\n"),
+            ("clocksource1", "hpet\n", "hpet\n"),
+        ] {
+            write_files(
+                &cs.join(n),
+                &[
+                    ("available_clocksource", avail),
+                    ("current_clocksource", cur),
+                ],
+            );
         }
         std::fs::create_dir_all(cs.join("power")).unwrap();
         let text = render(&*build(&sys_at(dir.path()), &Args::default()).unwrap()).unwrap();
@@ -144,9 +167,12 @@ mod tests {
              node_time_clocksource_available_info{clocksource=\"kvm-clock\",device=\"0\"} 1\n\
              node_time_clocksource_available_info{clocksource=\"tsc\",device=\"0\"} 1\n"
         ));
-        assert!(text.contains("node_time_clocksource_current_info{clocksource=\"hpet\",device=\"1\"} 1\n"));
+        assert!(text
+            .contains("node_time_clocksource_current_info{clocksource=\"hpet\",device=\"1\"} 1\n"));
         assert!(text.contains("# TYPE node_time_seconds gauge\nnode_time_seconds 1."));
-        assert!(text.contains("# HELP node_time_zone_offset_seconds System time zone offset in seconds.\n"));
+        assert!(text.contains(
+            "# HELP node_time_zone_offset_seconds System time zone offset in seconds.\n"
+        ));
         assert!(text.contains("node_time_zone_offset_seconds{time_zone=\""));
     }
 
@@ -155,7 +181,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = sys_at(dir.path());
         let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
+        build(&paths, &Args::default())
+            .unwrap()
+            .update(&mut out)
+            .unwrap();
         assert!(!out.contains("node_time_clocksource_current_info"));
         assert!(out.contains("node_time_seconds"));
     }

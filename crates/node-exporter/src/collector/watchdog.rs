@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string};
 
 /// Flags of the `watchdog` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -64,7 +64,13 @@ const NUMERIC: &[(&str, &str, &str)] = &[
 ];
 
 /// The string attributes of the info metric; a missing one is an empty label.
-const INFO: &[&str] = &["options", "identity", "state", "status", "pretimeout_governor"];
+const INFO: &[&str] = &[
+    "options",
+    "identity",
+    "state",
+    "status",
+    "pretimeout_governor",
+];
 
 /// One watchdog: `(metric, help, value)` for the numeric attributes present, and the info
 /// label values in [`INFO`] order.
@@ -144,7 +150,10 @@ pub fn read_device(dir: &Path) -> Result<Device, DeviceError> {
     for (file, metric, help) in NUMERIC {
         if let Some(raw) = read(file)? {
             let v = parse_sysfs_i64(&raw).ok_or_else(|| {
-                DeviceError::Parse(format!("{}: invalid integer {raw:?}", dir.join(file).display()))
+                DeviceError::Parse(format!(
+                    "{}: invalid integer {raw:?}",
+                    dir.join(file).display()
+                ))
             })?;
             numeric.push((*metric, *help, v));
         }

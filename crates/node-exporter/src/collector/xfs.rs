@@ -163,7 +163,9 @@ debug 0
 
     #[test]
     fn parses_and_checks_field_counts() {
-        let s = parse_xfs_stats("extent_alloc 1 2 3 4\nabt 1 2 3\nrw 5 6\nvnodes 1 2 3 4 5 6 7\nbad x y\n");
+        let s = parse_xfs_stats(
+            "extent_alloc 1 2 3 4\nabt 1 2 3\nrw 5 6\nvnodes 1 2 3 4 5 6 7\nbad x y\n",
+        );
         let names: Vec<_> = s.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["extent_alloc", "rw", "vnodes"]);
         assert_eq!(s[1].1, vec![5, 6]);
