@@ -11,10 +11,8 @@
 pub mod cli;
 pub mod collector;
 pub mod filter;
-pub mod go;
-pub mod read;
 pub mod scrape;
-pub mod sysfs;
+pub mod sys;
 pub mod threads;
 
 use std::sync::Arc;

@@ -146,7 +146,7 @@ pub fn parse_priority_stats(text: &str) -> (f64, f64) {
 /// A humanized sysfs value; a missing or unreadable file counts as 0 (logged).
 fn value(dir: &Path, name: &str) -> f64 {
     let p = dir.join(name);
-    match crate::read::trimmed(&p) {
+    match crate::sys::read::trimmed(&p) {
         Ok(s) => dehumanize(&s).unwrap_or_else(|| {
             tracing::debug!(path = %p.display(), value = s, "unparsable bcache value");
             0.0
@@ -189,10 +189,10 @@ impl Bcache {
             m(out, name, help, kind, &set, v);
         }
 
-        for bdev in crate::read::numbered_entries(&dir, "bdev") {
+        for bdev in crate::sys::read::numbered_entries(&dir, "bdev") {
             let bdir = dir.join(&bdev);
             let labels = [("uuid", uuid), ("backing_device", bdev.as_str())];
-            let wb = crate::read::string(&bdir.join("writeback_rate_debug"))
+            let wb = crate::sys::read::string(&bdir.join("writeback_rate_debug"))
                 .map(|t| parse_writeback_rate_debug(&t))
                 .unwrap_or_default();
             for (name, help, v) in [
@@ -255,7 +255,7 @@ impl Bcache {
             }
         }
 
-        for cache in crate::read::numbered_entries(&dir, "cache") {
+        for cache in crate::sys::read::numbered_entries(&dir, "cache") {
             let cdir = dir.join(&cache);
             let labels = [("uuid", uuid), ("cache_device", cache.as_str())];
             m(
@@ -283,7 +283,7 @@ impl Bcache {
                 value(&cdir, "written"),
             );
             if self.priority_stats {
-                let (unused, metadata) = crate::read::string(&cdir.join("priority_stats"))
+                let (unused, metadata) = crate::sys::read::string(&cdir.join("priority_stats"))
                     .map(|t| parse_priority_stats(&t))
                     .unwrap_or_default();
                 m(
@@ -310,7 +310,7 @@ impl Bcache {
 impl Collector for Bcache {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         // Upstream globs /sys/fs/bcache/*-*: no bcache is no output, not an error.
-        let sets: Vec<String> = crate::read::dir_names(&self.dir)
+        let sets: Vec<String> = crate::sys::read::dir_names(&self.dir)
             .unwrap_or_default()
             .into_iter()
             .filter(|n| n.contains('-'))

@@ -30,12 +30,12 @@ struct Bonding {
 /// `(master, slaves, active)` per bonding master.
 pub fn read_bonding(root: &Path) -> Result<Vec<(String, u64, u64)>, CollectError> {
     let masters_path = root.join("bonding_masters");
-    let masters =
-        crate::read::string(&masters_path).map_err(|e| CollectError::from_io(&masters_path, e))?;
+    let masters = crate::sys::read::string(&masters_path)
+        .map_err(|e| CollectError::from_io(&masters_path, e))?;
     let mut res = Vec::new();
     for master in masters.split_whitespace() {
         let slaves_path = root.join(master).join("bonding/slaves");
-        let slaves = crate::read::string(&slaves_path)
+        let slaves = crate::sys::read::string(&slaves_path)
             .map_err(|e| CollectError::from_io(&slaves_path, e))?;
         let (mut total, mut active) = (0, 0);
         for slave in slaves.split_whitespace() {
@@ -43,13 +43,13 @@ pub fn read_bonding(root: &Path) -> Result<Vec<(String, u64, u64)>, CollectError
                 .join(master)
                 .join(format!("lower_{slave}"))
                 .join("bonding_slave/mii_status");
-            let state = match crate::read::string(&lower) {
+            let state = match crate::sys::read::string(&lower) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let old = root
                         .join(master)
                         .join(format!("slave_{slave}"))
                         .join("bonding_slave/mii_status");
-                    crate::read::string(&old).map_err(|e| CollectError::from_io(&old, e))?
+                    crate::sys::read::string(&old).map_err(|e| CollectError::from_io(&old, e))?
                 }
                 other => other.map_err(|e| CollectError::from_io(&lower, e))?,
             };

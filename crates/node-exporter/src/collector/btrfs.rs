@@ -36,9 +36,9 @@ const SECTOR: u64 = 512;
 
 /// A file's trimmed content; a missing file is empty, as procfs' btrfs reader treats it.
 fn text(path: &Path) -> Result<String, CollectError> {
-    match crate::read::trimmed(path) {
+    match crate::sys::read::trimmed(path) {
         Ok(s) => Ok(s),
-        Err(e) if crate::read::is_missing(&e) => Ok(String::new()),
+        Err(e) if crate::sys::read::is_missing(&e) => Ok(String::new()),
         Err(e) => Err(CollectError::from_io(path, e)),
     }
 }
@@ -91,7 +91,7 @@ pub fn allocation_ratio(profile: &str, devices: usize) -> f64 {
 impl Btrfs {
     fn filesystem(&self, out: &mut Exposition, name: &str) -> CollectResult {
         let dir = self.dir.join(name);
-        let devices = crate::read::dir_names(&dir.join("devices"))
+        let devices = crate::sys::read::dir_names(&dir.join("devices"))
             .map_err(|e| CollectError::from_io(&dir.join("devices"), e))?;
         let mut uuid = text(&dir.join("metadata_uuid"))?;
         if uuid.is_empty() {
@@ -231,7 +231,7 @@ impl Btrfs {
 impl Collector for Btrfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         // Upstream globs /sys/fs/btrfs/*-*: no mounted btrfs (only `features`) is no output.
-        let names: Vec<String> = crate::read::dir_names(&self.dir)
+        let names: Vec<String> = crate::sys::read::dir_names(&self.dir)
             .unwrap_or_default()
             .into_iter()
             .filter(|n| n.contains('-'))

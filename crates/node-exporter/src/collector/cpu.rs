@@ -20,9 +20,9 @@ use regex_lite::Regex;
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use super::cpufreq::{cpu_number, parse_cpu_list};
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::compile_optional_regex;
+use crate::sys::cpu::{cpu_number, parse_cpu_list};
 
 /// USER_HZ: `/proc/stat` ticks per second.
 const USER_HZ: f64 = 100.0;
@@ -92,7 +92,7 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
     let cpu_dir = paths.sys("devices/system/cpu");
     // node_exporter reads the isolated CPUs once, at start.
     let isolated_path = cpu_dir.join("isolated");
-    let isolated = match crate::read::string(&isolated_path) {
+    let isolated = match crate::sys::read::string(&isolated_path) {
         Ok(text) => match parse_cpu_list(&text) {
             Ok(cpus) => Some(cpus),
             Err(e) => {
@@ -181,12 +181,12 @@ impl Collector for Cpu {
                 );
             }
         }
-        let cpus = match crate::read::dir_names(&self.cpu_dir) {
+        let cpus = match crate::sys::read::dir_names(&self.cpu_dir) {
             Ok(names) => names
                 .into_iter()
                 .filter(|n| cpu_number(n).is_some())
                 .collect(),
-            Err(e) if crate::read::is_missing(&e) => Vec::new(),
+            Err(e) if crate::sys::read::is_missing(&e) => Vec::new(),
             Err(e) => return Err(CollectError::from_io(&self.cpu_dir, e)),
         };
         self.update_thermal_throttle(out, &cpus);
@@ -197,8 +197,8 @@ impl Collector for Cpu {
 
 impl Cpu {
     fn update_stat(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.stat).map_err(|e| CollectError::from_io(&self.stat, e))?;
+        let text = crate::sys::read::string(&self.stat)
+            .map_err(|e| CollectError::from_io(&self.stat, e))?;
         let fresh = parse_proc_stat_cpus(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.stat.display()))?;
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,7 +237,7 @@ impl Cpu {
     }
 
     fn update_info(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.cpuinfo)
+        let text = crate::sys::read::string(&self.cpuinfo)
             .map_err(|e| CollectError::from_io(&self.cpuinfo, e))?;
         let cpus =
             parse_cpuinfo(&text).map_err(|e| anyhow::anyhow!("{}: {e}", self.cpuinfo.display()))?;
@@ -315,19 +315,20 @@ impl Cpu {
                 continue;
             }
             let (Ok(package), Ok(core)) = (
-                crate::read::u64_value(&dir.join("topology/physical_package_id")),
-                crate::read::u64_value(&dir.join("topology/core_id")),
+                crate::sys::read::u64_value(&dir.join("topology/physical_package_id")),
+                crate::sys::read::u64_value(&dir.join("topology/core_id")),
             ) else {
                 tracing::debug!(cpu = %name, "CPU is missing physical_package_id or core_id");
                 continue;
             };
             if let std::collections::btree_map::Entry::Vacant(e) = cores.entry((package, core)) {
-                if let Ok(v) = crate::read::u64_value(&throttle.join("core_throttle_count")) {
+                if let Ok(v) = crate::sys::read::u64_value(&throttle.join("core_throttle_count")) {
                     e.insert(v);
                 }
             }
             if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package) {
-                if let Ok(v) = crate::read::u64_value(&throttle.join("package_throttle_count")) {
+                if let Ok(v) = crate::sys::read::u64_value(&throttle.join("package_throttle_count"))
+                {
                     e.insert(v);
                 }
             }
@@ -357,12 +358,12 @@ impl Cpu {
     /// without CPU hotplug (or when cpu0 cannot be unplugged, as on most x86) there is none.
     fn update_online(&self, out: &mut Exposition, cpus: &[String]) {
         let Some(first) = cpus.first() else { return };
-        match crate::read::trimmed(&self.cpu_dir.join(first).join("online")) {
+        match crate::sys::read::trimmed(&self.cpu_dir.join(first).join("online")) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             _ => {}
         }
         for name in cpus {
-            let online = crate::read::trimmed(&self.cpu_dir.join(name).join("online"))
+            let online = crate::sys::read::trimmed(&self.cpu_dir.join(name).join("online"))
                 .is_ok_and(|s| s == "1");
             out.gauge(
                 "node_cpu_online",

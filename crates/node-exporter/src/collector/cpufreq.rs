@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
+use crate::sys::cpu::{cpu_number, parse_cpu_list};
+
 use super::{CollectError, CollectResult, Collector, Paths};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -115,10 +117,11 @@ fn write(out: &mut Exposition, stats: &[CpuFreqStats]) {
 }
 
 fn read_all(cpu_dir: &Path) -> Result<Vec<CpuFreqStats>, CollectError> {
-    let names = crate::read::dir_names(cpu_dir).map_err(|e| CollectError::from_io(cpu_dir, e))?;
+    let names =
+        crate::sys::read::dir_names(cpu_dir).map_err(|e| CollectError::from_io(cpu_dir, e))?;
     let offline_path = cpu_dir.join("offline");
-    let offline =
-        crate::read::string(&offline_path).map_err(|e| CollectError::from_io(&offline_path, e))?;
+    let offline = crate::sys::read::string(&offline_path)
+        .map_err(|e| CollectError::from_io(&offline_path, e))?;
     let offline =
         parse_cpu_list(&offline).map_err(|e| anyhow::anyhow!("{}: {e}", offline_path.display()))?;
     let mut todo = Vec::new();
@@ -172,13 +175,13 @@ fn read_all(cpu_dir: &Path) -> Result<Vec<CpuFreqStats>, CollectError> {
 fn read_cpu(dir: &Path, number: &str) -> Result<CpuFreqStats, CollectError> {
     let khz = |file: &str| -> Result<Option<u64>, CollectError> {
         let path = dir.join(file);
-        match crate::read::trimmed(&path) {
+        match crate::sys::read::trimmed(&path) {
             Ok(s) => s
                 .parse::<u64>()
                 .map(Some)
                 .map_err(|e| anyhow::anyhow!("{}: {e}: {s:?}", path.display()).into()),
             Err(e)
-                if crate::read::is_missing(&e)
+                if crate::sys::read::is_missing(&e)
                     || e.kind() == std::io::ErrorKind::PermissionDenied =>
             {
                 Ok(None)
@@ -191,7 +194,7 @@ fn read_cpu(dir: &Path, number: &str) -> Result<CpuFreqStats, CollectError> {
     // node_exporter fails the collector when a governor file cannot be read.
     let text = |file: &str| -> Result<String, CollectError> {
         let path = dir.join(file);
-        crate::read::trimmed(&path).map_err(|e| {
+        crate::sys::read::trimmed(&path).map_err(|e| {
             anyhow::Error::new(e)
                 .context(path.display().to_string())
                 .into()
@@ -211,47 +214,10 @@ fn read_cpu(dir: &Path, number: &str) -> Result<CpuFreqStats, CollectError> {
     })
 }
 
-/// The number of a `cpuN` directory (anything the glob `cpu[0-9]*` matches).
-pub fn cpu_number(name: &str) -> Option<&str> {
-    crate::read::glob_numbered(name, "cpu")
-}
-
-/// A kernel CPU list (`0-3,8,10-11\n`, or empty) as numbers.
-pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
-    let mut cpus = Vec::new();
-    for part in text.trim_end_matches('\n').split(',') {
-        if part.is_empty() {
-            continue;
-        }
-        let num = |s: &str| {
-            s.parse::<u32>()
-                .map_err(|e| format!("invalid cpu {s:?} in list: {e}"))
-        };
-        match part.split_once('-') {
-            Some((a, b)) => cpus.extend(num(a)?..=num(b)?),
-            None => cpus.push(num(part)?),
-        }
-    }
-    Ok(cpus)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::collector::testutil::{render, sys_at, write_files};
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_cpu_list("\n"), Ok(vec![]));
-        assert_eq!(
-            parse_cpu_list("0-3,8,10-11\n"),
-            Ok(vec![0, 1, 2, 3, 8, 10, 11])
-        );
-        assert!(parse_cpu_list("x\n").is_err());
-        assert_eq!(cpu_number("cpu12"), Some("12"));
-        assert_eq!(cpu_number("cpufreq"), None);
-        assert_eq!(cpu_number("cpuidle"), None);
-    }
 
     fn write_cpu(root: &Path, cpu: &str, files: &[(&str, &str)]) {
         write_files(&root.join(cpu).join("cpufreq"), files);

@@ -306,7 +306,7 @@ impl Diskstats {
             return UdevInfo::default();
         }
         let path = self.paths.udev(&format!("b{major}:{minor}"));
-        match crate::read::string(&path) {
+        match crate::sys::read::string(&path) {
             Ok(text) => parse_udev(&text),
             Err(e) => {
                 tracing::debug!(path = %path.display(), err = %e, "Failed to parse udev info");
@@ -318,14 +318,14 @@ impl Diskstats {
     /// `/sys/block/<dev>/queue/rotational`; partitions have no queue directory and get 0, as
     /// upstream's zero-valued queue stats do.
     fn rotational(&self, dev: &str) -> u64 {
-        crate::read::u64_value(&self.paths.sys(&format!("block/{dev}/queue/rotational")))
+        crate::sys::read::u64_value(&self.paths.sys(&format!("block/{dev}/queue/rotational")))
             .unwrap_or(0)
     }
 }
 
 impl Collector for Diskstats {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.diskstats)
+        let text = crate::sys::read::string(&self.diskstats)
             .map_err(|e| CollectError::from_io(&self.diskstats, e))?;
         for d in parse_diskstats(&text) {
             let dev = d.name.as_str();

@@ -13,7 +13,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::sysfs::{sys_read_string, SysReadError};
+use crate::sys::read::{sys_read_string, SysReadError};
 
 /// Flags of the `dmi` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -24,7 +24,7 @@ pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageErr
     let dir = paths.sys("class/dmi/id");
     let state = match read_dmi(&dir) {
         Ok(labels) => Ok(labels),
-        Err(e) if crate::read::is_missing(&e) => {
+        Err(e) if crate::sys::read::is_missing(&e) => {
             tracing::debug!(err = %e, "Platform does not support Desktop Management Interface (DMI) information");
             Ok(Vec::new())
         }

@@ -11,7 +11,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
 use super::{CollectResult, Collector, Paths};
-use crate::go::parse_go_u64;
+use crate::sys::go::parse_go_u64;
 
 /// Flags of the `edac` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -81,7 +81,7 @@ impl Collector for Edac {
 
 /// Entries `<prefix>[0-9]*` of `dir`, sorted, with the leading digits after the prefix.
 fn numbered(dir: &Path, prefix: &str) -> Vec<(String, String)> {
-    crate::read::numbered_entries(dir, prefix)
+    crate::sys::read::numbered_entries(dir, prefix)
         .into_iter()
         .map(|name| {
             let digits: String = name[prefix.len()..]

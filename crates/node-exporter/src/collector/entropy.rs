@@ -51,7 +51,7 @@ impl Collector for Entropy {
 }
 
 fn read_bits(path: &std::path::Path) -> Result<f64, String> {
-    let text = crate::read::string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::sys::read::string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     parse_bits(&text).ok_or_else(|| format!("{}: not a number: {:?}", path.display(), text.trim()))
 }
 

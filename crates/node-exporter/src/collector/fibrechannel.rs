@@ -11,7 +11,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::sysfs::{parse_sysfs_u64, read_failed, sys_read_string, SysReadError};
+use crate::sys::read::{parse_sysfs_u64, read_failed, sys_read_string, SysReadError};
 
 /// Flags of the `fibrechannel` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -121,8 +121,8 @@ pub struct Host {
 
 impl Collector for FibreChannel {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir).map_err(|e| {
-            if crate::read::is_missing(&e) {
+        let names = crate::sys::read::dir_names(&self.class_dir).map_err(|e| {
+            if crate::sys::read::is_missing(&e) {
                 CollectError::NoData("fibrechannel statistics not found, skipping".into())
             } else {
                 CollectError::Other(anyhow::anyhow!(
@@ -206,8 +206,8 @@ pub fn read_host(dir: &Path) -> Result<Host, HostError> {
     }
 
     let stats = dir.join("statistics");
-    let present = crate::read::dir_names(&stats).map_err(|e| {
-        if crate::read::is_missing(&e) {
+    let present = crate::sys::read::dir_names(&stats).map_err(|e| {
+        if crate::sys::read::is_missing(&e) {
             HostError::NoStatistics(e)
         } else {
             HostError::Read(format!("{}: {e}", stats.display()))

@@ -24,8 +24,8 @@ struct FileFd {
 
 impl Collector for FileFd {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let (allocated, maximum) = parse_file_nr(&text).ok_or_else(|| {
             anyhow::anyhow!("couldn't get file-nr: unexpected content {:?}", text.trim())
         })?;

@@ -310,7 +310,8 @@ impl Filesystem {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e)
-                if crate::read::is_missing(&e) || e.kind() == io::ErrorKind::PermissionDenied =>
+                if crate::sys::read::is_missing(&e)
+                    || e.kind() == io::ErrorKind::PermissionDenied =>
             {
                 tracing::debug!(err = %e, "Reading root mounts failed, falling back to self mounts");
                 let path = self.paths.proc("self/mountinfo");

@@ -20,8 +20,8 @@ use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::BothFilter;
-use crate::go::{go_parse_float, to_valid_utf8};
-use crate::sysfs::sys_read_file;
+use crate::sys::go::{go_parse_float, to_valid_utf8};
+use crate::sys::read::sys_read_file;
 
 /// Flags of the `hwmon` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -101,7 +101,7 @@ type SensorData = BTreeMap<String, BTreeMap<String, String>>;
 
 impl Collector for Hwmon {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir)
+        let names = crate::sys::read::dir_names(&self.class_dir)
             .map_err(|e| CollectError::from_io(&self.class_dir, e))?;
         // The same series can only come twice from two chips resolving to one name; the Go
         // registry keeps the first and drops the rest, so do we.
@@ -389,7 +389,7 @@ fn emit_sensor(emit: &mut Emitter<'_>, sensor: &str, props: &BTreeMap<String, St
 /// Reads every sensor file of the known types in `dir` into `data` (later reads of the same
 /// sensor property win, so `device/` overrides the class directory, as upstream).
 fn collect_sensor_data(dir: &Path, data: &mut SensorData) -> io::Result<()> {
-    for file in crate::read::dir_names(dir)? {
+    for file in crate::sys::read::dir_names(dir)? {
         let Some((sensor_type, num, prop)) = explode_sensor_filename(&file) else {
             continue;
         };

@@ -151,7 +151,7 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 /// Go's `strconv.ParseUint(s, 0, 64)`: decimal, or `0x`/`0b`/`0o`/leading-0 prefixed. Unlike
 /// netclass' `parse_int` it takes no `_` digit separators (sysfs counters never have them).
 fn parse_uint(s: &str) -> Option<u64> {
-    let (radix, digits) = crate::go::go_base_prefix(s);
+    let (radix, digits) = crate::sys::go::go_base_prefix(s);
     if digits.is_empty() || digits.starts_with('+') {
         return None;
     }
@@ -159,14 +159,14 @@ fn parse_uint(s: &str) -> Option<u64> {
 }
 
 /// Reads a small sysfs file, trimmed; `Ok(None)` when the driver refuses it. Kept apart from
-/// netclass' `read_attr` (one 128-byte read via [`crate::sysfs::sys_read_file`]): this reads the
+/// netclass' `read_attr` (one 128-byte read via [`crate::sys::read::sys_read_file`]): this reads the
 /// whole file, fails on invalid UTF-8 and skips only the errors procfs' infiniband reader skips
 /// (not ENODEV).
 fn read_value(path: &Path) -> std::io::Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s.trim().to_string())),
         Err(e)
-            if crate::read::is_missing(&e)
+            if crate::sys::read::is_missing(&e)
                 || e.kind() == std::io::ErrorKind::PermissionDenied
                 || matches!(
                     e.raw_os_error(),
@@ -294,11 +294,11 @@ pub fn read_device(dir: &Path, name: &str) -> std::io::Result<Device> {
 
 impl Collector for InfiniBand {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names =
-            crate::read::dir_names(&self.dir).map_err(|e| CollectError::from_io(&self.dir, e))?;
+        let names = crate::sys::read::dir_names(&self.dir)
+            .map_err(|e| CollectError::from_io(&self.dir, e))?;
         for name in names {
             let dev = read_device(&self.dir.join(&name), &name).map_err(|e| {
-                if crate::read::is_missing(&e) {
+                if crate::sys::read::is_missing(&e) {
                     CollectError::NoData(format!("infiniband statistics not found: {e}"))
                 } else {
                     anyhow::anyhow!("error obtaining InfiniBand class info: {e}").into()

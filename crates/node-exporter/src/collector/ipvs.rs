@@ -13,7 +13,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::go::go_ip_string;
+use crate::sys::go::go_ip_string;
 
 /// Every backend label, in node_exporter's order.
 pub const FULL_LABELS: [&str; 6] = [
@@ -195,8 +195,8 @@ pub fn parse_backends(text: &str) -> Result<Vec<Backend>, String> {
 
 impl Collector for Ipvs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.stats).map_err(|e| CollectError::from_io(&self.stats, e))?;
+        let text = crate::sys::read::string(&self.stats)
+            .map_err(|e| CollectError::from_io(&self.stats, e))?;
         let s = parse_stats(&text).map_err(|e| anyhow::anyhow!("could not get IPVS stats: {e}"))?;
         for (name, help, v) in [
             (
@@ -228,7 +228,7 @@ impl Collector for Ipvs {
             out.counter(name, help, &[], v as f64);
         }
 
-        let text = crate::read::string(&self.backends).map_err(|e| {
+        let text = crate::sys::read::string(&self.backends).map_err(|e| {
             anyhow::anyhow!(
                 "could not get backend status: {}: {e}",
                 self.backends.display()

@@ -30,8 +30,8 @@ struct KernelHung {
 
 impl Collector for KernelHung {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let count = parse_count(&text).ok_or_else(|| {
             anyhow::anyhow!("{}: not a number: {:?}", self.path.display(), text.trim())
         })?;

@@ -21,8 +21,8 @@ struct Loadavg {
 
 impl Collector for Loadavg {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let loads = parse_loadavg(&text)
             .ok_or_else(|| anyhow::anyhow!("unexpected content in {}", self.path.display()))?;
         for (name, help, value) in [

@@ -172,12 +172,12 @@ pub fn parse_mdstat(text: &str) -> Vec<MdStat> {
 
 /// `/sys/block/<md>/md`: (device, raid_disks, degraded).
 fn read_mdraid(dir: &std::path::Path, device: &str) -> std::io::Result<(u64, u64)> {
-    let level = crate::read::trimmed(&dir.join("level"))?;
-    let disks = crate::read::u64_value(&dir.join("raid_disks"))?;
+    let level = crate::sys::read::trimmed(&dir.join("level"))?;
+    let disks = crate::sys::read::u64_value(&dir.join("raid_disks"))?;
     // The kernel has a `degraded` attribute only for redundant personalities.
     let degraded = match level.as_str() {
         "raid1" | "raid4" | "raid5" | "raid6" | "raid10" => {
-            crate::read::u64_value(&dir.join("degraded"))?
+            crate::sys::read::u64_value(&dir.join("degraded"))?
         }
         _ => 0,
     };
@@ -187,7 +187,7 @@ fn read_mdraid(dir: &std::path::Path, device: &str) -> std::io::Result<(u64, u64
 
 impl Collector for Mdadm {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.mdstat)
+        let text = crate::sys::read::string(&self.mdstat)
             .map_err(|e| CollectError::from_io(&self.mdstat, e))?;
         for md in parse_mdstat(&text) {
             let dev = md.name.as_str();
@@ -239,7 +239,7 @@ impl Collector for Mdadm {
         }
 
         // The sysfs half is optional: without /sys/block the mdstat families still stand.
-        let names = match crate::read::dir_names(&self.sys_block) {
+        let names = match crate::sys::read::dir_names(&self.sys_block) {
             Ok(n) => n,
             Err(e) => {
                 tracing::debug!(path = %self.sys_block.display(), err = %e, "Not collecting mdraids");

@@ -83,8 +83,8 @@ pub const FIELDS: [(&str, bool); 51] = [
 
 impl Collector for Meminfo {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let fields = parse_meminfo(&text);
         if fields.is_empty() {
             return Err(anyhow::anyhow!("no fields in {}", self.path.display()).into());

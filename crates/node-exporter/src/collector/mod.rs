@@ -83,7 +83,7 @@ pub enum CollectError {
 impl CollectError {
     /// `NoData` for a missing file, `Io` otherwise.
     pub fn from_io(path: &Path, e: std::io::Error) -> Self {
-        if crate::read::is_missing(&e) {
+        if crate::sys::read::is_missing(&e) {
             CollectError::NoData(format!("{} not found", path.display()))
         } else {
             CollectError::Other(anyhow::Error::new(e).context(path.display().to_string()))

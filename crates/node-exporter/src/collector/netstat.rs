@@ -59,7 +59,8 @@ pub type Stats = Vec<(String, String, f64)>;
 
 impl Collector for NetStat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let read = |p: &PathBuf| crate::read::string(p).map_err(|e| CollectError::from_io(p, e));
+        let read =
+            |p: &PathBuf| crate::sys::read::string(p).map_err(|e| CollectError::from_io(p, e));
         let mut stats = parse_pairs(&read(&self.netstat)?)
             .map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?;
         stats.extend(
@@ -67,11 +68,11 @@ impl Collector for NetStat {
                 .map_err(|e| anyhow::anyhow!("couldn't get SNMP stats: {e}"))?,
         );
         // Without IPv6 the file does not exist; that is not an error.
-        match crate::read::string(&self.snmp6) {
+        match crate::sys::read::string(&self.snmp6) {
             Ok(text) => stats.extend(
                 parse_snmp6(&text).map_err(|e| anyhow::anyhow!("couldn't get SNMP6 stats: {e}"))?,
             ),
-            Err(e) if crate::read::is_missing(&e) => {}
+            Err(e) if crate::sys::read::is_missing(&e) => {}
             Err(e) => {
                 return Err(anyhow::anyhow!(
                     "couldn't get SNMP6 stats: {}: {e}",

@@ -5,8 +5,6 @@
 //! procfs structures (`GetAttr`, `ReadDirPlus`, ...), which is what its output carries. A line
 //! the kernel does not print (no NFSv2 client, say) gives zeros, as upstream. Without the NFS
 //! client module loaded there is no file: no data.
-//!
-//! The parsing helpers here are shared with the `nfsd` collector.
 
 use std::path::PathBuf;
 
@@ -14,6 +12,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::rpc::{expect_len, parse_values, proc_counts, V2_PROCS, V3_PROCS};
 
 /// Flags of the `nfs` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -29,38 +28,6 @@ pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageErr
 struct Nfs {
     path: PathBuf,
 }
-
-/// NFSv2 procedures, in the kernel's order (after the count).
-pub const V2_PROCS: [&str; 18] = [
-    "Null", "GetAttr", "SetAttr", "Root", "Lookup", "ReadLink", "Read", "WrCache", "Write",
-    "Create", "Remove", "Rename", "Link", "SymLink", "MkDir", "RmDir", "ReadDir", "FsStat",
-];
-
-/// NFSv3 procedures.
-pub const V3_PROCS: [&str; 22] = [
-    "Null",
-    "GetAttr",
-    "SetAttr",
-    "Lookup",
-    "Access",
-    "ReadLink",
-    "Read",
-    "Write",
-    "Create",
-    "MkDir",
-    "SymLink",
-    "MkNod",
-    "Remove",
-    "RmDir",
-    "Rename",
-    "Link",
-    "ReadDir",
-    "ReadDirPlus",
-    "FsStat",
-    "FsInfo",
-    "PathConf",
-    "Commit",
-];
 
 /// NFSv4 client operations, in the kernel's order (`NFSPROC4_CLNT_*`), named as node_exporter's
 /// procfs library names the first 59 counters (checked against node_exporter 1.5.0).
@@ -126,33 +93,6 @@ pub const V4_CLIENT_OPS: [&str; 59] = [
     "Clone",
 ];
 
-/// The numbers of a line after its key; any non-number fails the file, as in procfs.
-pub fn parse_values(line: &str, values: &[&str]) -> Result<Vec<u64>, String> {
-    values
-        .iter()
-        .map(|v| v.parse::<u64>())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("error parsing NFS metric line {line:?}: {e}"))
-}
-
-/// Checks a line's value count.
-pub fn expect_len(what: &str, v: &[u64], n: usize) -> Result<(), String> {
-    if v.len() == n {
-        Ok(())
-    } else {
-        Err(format!("invalid {what} line {v:?}"))
-    }
-}
-
-/// A `procN` line: the leading count must match, and be at least `min`.
-pub fn proc_counts(what: &str, v: &[u64], min: usize) -> Result<Vec<u64>, String> {
-    let n = v.first().copied().unwrap_or(0) as usize;
-    if v.len() - 1 != n || n < min {
-        return Err(format!("invalid {what} line {v:?}"));
-    }
-    Ok(v[1..].to_vec())
-}
-
 /// Client statistics.
 #[derive(Debug, Default, PartialEq)]
 pub struct ClientStats {
@@ -205,8 +145,8 @@ pub fn parse_client(text: &str) -> Result<ClientStats, String> {
 
 impl Collector for Nfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let s = parse_client(&text)
             .map_err(|e| anyhow::anyhow!("failed to retrieve nfs stats: {e}"))?;
         let help = "Total NFSd network packets (sent+received) by protocol type.";

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::nfs::{expect_len, parse_values, proc_counts, V2_PROCS, V3_PROCS};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::rpc::{expect_len, parse_values, proc_counts, V2_PROCS, V3_PROCS};
 
 /// Flags of the `nfsd` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -162,8 +162,8 @@ pub fn parse_server(text: &str) -> Result<ServerStats, String> {
 
 impl Collector for Nfsd {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let s = parse_server(&text)
             .map_err(|e| anyhow::anyhow!("failed to retrieve nfsd stats: {e}"))?;
         let c = |out: &mut Exposition, name: &str, help: &str, labels: &[(&str, &str)], v: u64| {

@@ -47,12 +47,12 @@ impl Collector for OsRelease {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let mut text = None;
         for path in &self.files {
-            match crate::read::string(path) {
+            match crate::sys::read::string(path) {
                 Ok(t) => {
                     text = Some((path, t));
                     break;
                 }
-                Err(e) if crate::read::is_missing(&e) => continue,
+                Err(e) if crate::sys::read::is_missing(&e) => continue,
                 Err(e) => return Err(CollectError::from_io(path, e)),
             }
         }

@@ -13,7 +13,7 @@ use regex_lite::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::compile_regex;
-use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
+use crate::sys::read::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
 
 /// Flags of the `powersupplyclass` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -148,7 +148,7 @@ pub struct Supply {
 
 impl Collector for PowerSupplyClass {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir)
+        let names = crate::sys::read::dir_names(&self.class_dir)
             .map_err(|e| CollectError::from_io(&self.class_dir, e))?;
         let mut supplies = Vec::with_capacity(names.len());
         for name in names {

@@ -38,9 +38,9 @@ impl Collector for Pressure {
         let mut found = 0;
         for (res, waiting, stalled) in RESOURCES {
             let path = self.dir.join(res);
-            let text = match crate::read::string(&path) {
+            let text = match crate::sys::read::string(&path) {
                 Ok(t) => t,
-                Err(e) if crate::read::is_missing(&e) => {
+                Err(e) if crate::sys::read::is_missing(&e) => {
                     tracing::debug!(
                         resource = res,
                         "pressure information is unavailable for this kernel"

@@ -36,8 +36,8 @@ pub struct CpuSchedstat<'a> {
 
 impl Collector for Schedstat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let cpus = parse_schedstat(&text);
         let fam = out.family(
             "node_schedstat_running_seconds_total",

@@ -14,7 +14,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::go::parse_go_u64;
+use crate::sys::go::parse_go_u64;
 
 /// Flags of the `selinux` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]

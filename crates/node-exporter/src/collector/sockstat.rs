@@ -84,11 +84,11 @@ impl SockStat {
         path: &std::path::Path,
         family: &str,
     ) -> Result<Option<Sockstat>, anyhow::Error> {
-        match crate::read::string(path) {
+        match crate::sys::read::string(path) {
             Ok(text) => parse_sockstat(&text)
                 .map(Some)
                 .map_err(|e| anyhow::anyhow!("failed to get {family} sockstat data: {e}")),
-            Err(e) if crate::read::is_missing(&e) => {
+            Err(e) if crate::sys::read::is_missing(&e) => {
                 tracing::debug!("{family} sockstat statistics not found, skipping");
                 Ok(None)
             }

@@ -40,8 +40,8 @@ pub struct SoftnetStat {
 
 impl Collector for Softnet {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let stats = parse_softnet(&text)
             .map_err(|e| anyhow::anyhow!("could not get softnet statistics: {e}"))?;
         let cpus: Vec<String> = stats.iter().map(|s| s.cpu.to_string()).collect();

@@ -61,8 +61,8 @@ pub struct ProcStat {
 
 impl Collector for Stat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let s = parse_stat(&text).map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
         out.counter(
             "node_intr_total",

@@ -71,10 +71,10 @@ fn read_stats(dir: &Path) -> Result<[u64; 10], CollectError> {
     let mut values = [0u64; 10];
     for (i, (file, ..)) in STATS.iter().enumerate() {
         let p = dir.join(file);
-        values[i] = match crate::read::u64_value(&p) {
+        values[i] = match crate::sys::read::u64_value(&p) {
             Ok(v) => v,
             // An older kernel without one of the counters reports it as 0, as procfs does.
-            Err(e) if crate::read::is_missing(&e) => 0,
+            Err(e) if crate::sys::read::is_missing(&e) => 0,
             Err(e) => return Err(CollectError::Other(anyhow::anyhow!("{}: {e}", p.display()))),
         };
     }
@@ -83,7 +83,7 @@ fn read_stats(dir: &Path) -> Result<[u64; 10], CollectError> {
 
 impl Collector for Tapestats {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class)
+        let names = crate::sys::read::dir_names(&self.class)
             .map_err(|e| CollectError::from_io(&self.class, e))?;
         for name in names.iter().filter(|n| is_tape_name(n)) {
             if self.ignored.is_match(name) {

@@ -12,8 +12,8 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::read::glob_numbered;
-use crate::sysfs::{sys_read_string, SysReadError};
+use crate::sys::read::glob_numbered;
+use crate::sys::read::{sys_read_string, SysReadError};
 
 /// Flags of the `thermal_zone` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -94,7 +94,7 @@ impl Collector for ThermalZone {
 /// The names in the class directory, sorted; none when it cannot be listed (a glob that matches
 /// nothing is no error upstream).
 fn numbered_entries(dir: &Path) -> Vec<String> {
-    crate::read::dir_names(dir).unwrap_or_default()
+    crate::sys::read::dir_names(dir).unwrap_or_default()
 }
 
 #[derive(Debug)]
@@ -222,7 +222,7 @@ pub fn read_cooling_devices(
 mod tests {
     use super::*;
     use crate::collector::testutil::{paths_in, render, write_files};
-    use crate::read::glob_numbered as glob_suffix;
+    use crate::sys::read::glob_numbered as glob_suffix;
     use std::fs;
 
     fn collect(root: &Path) -> Result<String, CollectError> {

@@ -100,16 +100,16 @@ fn local_zone(secs: i64) -> (String, i64) {
 /// Per `clocksourceN` directory, in the order of their names (as Go's Glob sorts them): the
 /// available clocksources and the current one. No directory at all is no clocksource.
 fn read_clocksources(dir: &Path) -> std::io::Result<Vec<(Vec<String>, String)>> {
-    let names = match crate::read::dir_names(dir) {
+    let names = match crate::sys::read::dir_names(dir) {
         Ok(n) => n,
-        Err(e) if crate::read::is_missing(&e) => return Ok(Vec::new()),
+        Err(e) if crate::sys::read::is_missing(&e) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
     for name in names.iter().filter(|n| is_numbered(n, "clocksource")) {
         let base = dir.join(name);
-        let available = crate::read::trimmed(&base.join("available_clocksource"))?;
-        let current = crate::read::trimmed(&base.join("current_clocksource"))?;
+        let available = crate::sys::read::trimmed(&base.join("available_clocksource"))?;
+        let current = crate::sys::read::trimmed(&base.join("current_clocksource"))?;
         out.push((parse_available(&available), current));
     }
     Ok(out)
@@ -117,7 +117,7 @@ fn read_clocksources(dir: &Path) -> std::io::Result<Vec<(Vec<String>, String)>> 
 
 /// Whether the glob `<prefix>[0-9]*` matches `name`.
 fn is_numbered(name: &str, prefix: &str) -> bool {
-    crate::read::glob_numbered(name, prefix).is_some()
+    crate::sys::read::glob_numbered(name, prefix).is_some()
 }
 
 /// `tsc kvm-clock acpi_pm ` into its names.

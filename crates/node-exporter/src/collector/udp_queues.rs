@@ -57,9 +57,9 @@ impl Collector for UdpQueues {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let mut missing = 0;
         for (path, ip, what) in [(&self.v4, "v4", "udp"), (&self.v6, "v6", "udp6")] {
-            let text = match crate::read::string(path) {
+            let text = match crate::sys::read::string(path) {
                 Ok(t) => t,
-                Err(e) if crate::read::is_missing(&e) => {
+                Err(e) if crate::sys::read::is_missing(&e) => {
                     tracing::debug!("not collecting ip{ip} based metrics");
                     missing += 1;
                     continue;

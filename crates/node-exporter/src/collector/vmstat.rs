@@ -45,8 +45,8 @@ struct VmStat {
 
 impl Collector for VmStat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text =
-            crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         for (name, value) in parse_vmstat(&text) {
             if !self.fields.is_match(name) {
                 continue;

@@ -7,7 +7,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string};
+use crate::sys::read::{parse_sysfs_i64, read_failed, sys_read_string};
 
 /// Flags of the `watchdog` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -82,13 +82,13 @@ pub struct Device {
 
 impl Collector for Watchdog {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir)
+        let names = crate::sys::read::dir_names(&self.class_dir)
             .map_err(|e| CollectError::from_io(&self.class_dir, e))?;
         let mut devices = Vec::with_capacity(names.len());
         for name in names {
             let dev = read_device(&self.class_dir.join(&name)).map_err(|e| match e {
                 DeviceError::Io(e)
-                    if crate::read::is_missing(&e)
+                    if crate::sys::read::is_missing(&e)
                         || e.kind() == std::io::ErrorKind::PermissionDenied =>
                 {
                     CollectError::NoData(format!("could not read watchdog stats: {e}"))

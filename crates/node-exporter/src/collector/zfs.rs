@@ -146,7 +146,7 @@ impl Zfs {
     fn pool(&self, out: &mut Exposition, pool: &str) -> CollectResult {
         let dir = self.base.join(pool);
         // A pool being exported can lose its files between listing and reading: skip quietly.
-        if let Ok(text) = crate::read::string(&dir.join("io")) {
+        if let Ok(text) = crate::sys::read::string(&dir.join("io")) {
             for (name, v) in parse_pool_io(&text) {
                 out.untyped(
                     &format!("node_zfs_zpool_{}", metric_name(&name)),
@@ -156,7 +156,7 @@ impl Zfs {
                 );
             }
         }
-        let mut objsets: Vec<String> = crate::read::dir_names(&dir)
+        let mut objsets: Vec<String> = crate::sys::read::dir_names(&dir)
             .unwrap_or_default()
             .into_iter()
             .filter(|n| n.starts_with("objset-"))
@@ -164,7 +164,7 @@ impl Zfs {
         objsets.sort();
         for objset in &objsets {
             let path = dir.join(objset);
-            let Ok(text) = crate::read::string(&path) else {
+            let Ok(text) = crate::sys::read::string(&path) else {
                 continue;
             };
             let Some((dataset, values)) = parse_objset(&text) else {
@@ -183,7 +183,7 @@ impl Zfs {
                 );
             }
         }
-        if let Ok(text) = crate::read::string(&dir.join("state")) {
+        if let Ok(text) = crate::sys::read::string(&dir.join("state")) {
             let actual = text.lines().next().unwrap_or("").trim().to_lowercase();
             for state in POOL_STATES {
                 out.family(
@@ -207,12 +207,12 @@ fn is_dir(p: &Path) -> bool {
 
 impl Collector for Zfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let entries =
-            crate::read::dir_names(&self.base).map_err(|e| CollectError::from_io(&self.base, e))?;
+        let entries = crate::sys::read::dir_names(&self.base)
+            .map_err(|e| CollectError::from_io(&self.base, e))?;
         for (subsystem, file) in SUBSYSTEMS {
             let path = self.base.join(file);
             // Files come and go with ZFS versions and features: a missing one is fine.
-            let Ok(text) = crate::read::string(&path) else {
+            let Ok(text) = crate::sys::read::string(&path) else {
                 continue;
             };
             let Some(values) = parse_kstat(&text) else {
