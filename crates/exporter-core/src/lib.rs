@@ -18,13 +18,15 @@
 
 pub mod cli;
 pub mod exposition;
-pub mod logging;
+mod in_flight;
+pub(crate) mod logging;
 pub mod process;
 pub mod server;
 pub mod shared;
-pub mod web_config;
+pub(crate) mod web_config;
 
 pub use exposition::{Exposition, MetricType};
+pub use in_flight::InFlight;
 pub use shared::{SharedText, SharedTextWriter};
 
 use std::process::ExitCode;

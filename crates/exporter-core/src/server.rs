@@ -28,6 +28,7 @@ use crate::cli::{UsageError, WebArgs};
 use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
 use crate::process;
 use crate::web_config::WebConfig;
+use crate::InFlight;
 
 /// What the landing page says about the daemon.
 #[derive(Clone, Debug)]
@@ -112,12 +113,6 @@ impl HttpError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: 400,
-            message: message.into(),
-        }
-    }
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            status: 500,
             message: message.into(),
         }
     }
@@ -376,7 +371,7 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
         },
         None => None,
     };
-    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::enter(&state.metrics.in_flight);
     let timeout = req
         .headers()
         .get("x-prometheus-scrape-timeout-seconds")
@@ -414,7 +409,6 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
             )
         }
     };
-    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
     resp
 }
 

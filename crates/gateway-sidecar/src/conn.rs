@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use exporter_core::InFlight;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -410,10 +411,7 @@ async fn serve_conn(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let proxy = worker.proxy.clone();
-    proxy
-        .metrics
-        .open_connections
-        .fetch_add(1, Ordering::Relaxed);
+    let _open = InFlight::enter(&proxy.metrics.open_connections);
     let st = Arc::new(ConnState::new(peer));
     let io = GuardedIo::new(stream, st.clone(), proxy.clone());
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -451,10 +449,6 @@ async fn serve_conn(
         }
         tracing::debug!(err = %e, "client connection ended with an error");
     }
-    proxy
-        .metrics
-        .open_connections
-        .fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Resolves once the shutdown flag is set (and holds no borrow of the channel afterwards).

@@ -14,13 +14,13 @@
 //! exporter-core on `--web.listen-address` (so `--web.config.file` TLS and basic auth apply),
 //! and optionally on the proxy port too.
 
-pub mod body;
-pub mod cli;
-pub mod conn;
-pub mod metrics;
-pub mod proxy;
-pub mod routes;
-pub mod sessions;
+mod body;
+mod cli;
+mod conn;
+mod metrics;
+mod proxy;
+mod routes;
+mod sessions;
 
 use std::path::PathBuf;
 use std::sync::Arc;

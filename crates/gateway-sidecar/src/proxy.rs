@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use exporter_core::Exposition;
+use exporter_core::{Exposition, InFlight};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -733,7 +733,7 @@ impl Proxy {
         let guard = self.drain.guard();
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
-            metrics.tunnels.fetch_add(1, Ordering::Relaxed);
+            let open = InFlight::enter(&metrics.tunnels);
             match tokio::join!(client, upstream) {
                 (Ok(c), Ok(u)) => {
                     let mut c = TokioIo::new(c);
@@ -746,7 +746,7 @@ impl Proxy {
                     tracing::debug!(err = %e, "upgrade failed");
                 }
             }
-            metrics.tunnels.fetch_sub(1, Ordering::Relaxed);
+            drop(open);
             drop(guard);
         });
     }

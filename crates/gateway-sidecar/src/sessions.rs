@@ -86,12 +86,6 @@ impl Keyer {
             cookie,
         }
     }
-
-    /// The session credential a request carries, if any.
-    pub fn from_request(&self, headers: &HeaderMap, cookies: &[String]) -> Option<Credential> {
-        let (cookie, value) = raw_credential(headers, cookies)?;
-        Some(self.credential(value, cookie))
-    }
 }
 
 /// The raw session value of a request: the first configured cookie it carries (and which), else
@@ -304,8 +298,6 @@ pub struct SessionTable {
     len: AtomicUsize,
     evicted: AtomicU64,
     expired: AtomicU64,
-    started: AtomicU64,
-    ended: AtomicU64,
 }
 
 impl SessionTable {
@@ -325,8 +317,6 @@ impl SessionTable {
             len: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
             expired: AtomicU64::new(0),
-            started: AtomicU64::new(0),
-            ended: AtomicU64::new(0),
         }
     }
 
@@ -419,7 +409,6 @@ impl SessionTable {
                     self.evicted.fetch_add(1, Ordering::Relaxed);
                 }
                 t.insert_front(c.key, now, exp.unwrap_or(0));
-                self.started.fetch_add(1, Ordering::Relaxed);
                 self.len.store(t.slab.len(), Ordering::Relaxed);
             }
             None => {}
@@ -431,7 +420,6 @@ impl SessionTable {
         let mut t = self.lock();
         if let Some(i) = t.find(key) {
             t.remove_at(i);
-            self.ended.fetch_add(1, Ordering::Relaxed);
             self.len.store(t.slab.len(), Ordering::Relaxed);
         }
     }
@@ -486,24 +474,12 @@ impl SessionTable {
         self.len.load(Ordering::Relaxed)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
     }
 
     pub fn expired(&self) -> u64 {
         self.expired.load(Ordering::Relaxed)
-    }
-
-    pub fn started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
-    }
-
-    pub fn ended(&self) -> u64 {
-        self.ended.load(Ordering::Relaxed)
     }
 
     pub fn capacity(&self) -> usize {
@@ -664,18 +640,22 @@ mod tests {
     #[test]
     fn request_credential_prefers_configured_cookie_order() {
         let k = Keyer::random().unwrap();
+        let from_request = |h: &HeaderMap, cookies: &[String]| {
+            let (cookie, value) = raw_credential(h, cookies)?;
+            Some(k.credential(value, cookie))
+        };
         let cookies = vec!["sid".to_string(), "refresh".to_string()];
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(k.from_request(&h, &cookies).unwrap().cookie, None);
+        assert_eq!(from_request(&h, &cookies).unwrap().cookie, None);
         h.append(COOKIE, HeaderValue::from_static("theme=dark; refresh=r1"));
         h.append(COOKIE, HeaderValue::from_static("sid=s1"));
-        let c = k.from_request(&h, &cookies).unwrap();
+        let c = from_request(&h, &cookies).unwrap();
         assert_eq!(c.cookie, Some(0));
         assert_eq!(c.key, k.credential("s1", None).key);
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpw"));
-        assert!(k.from_request(&h, &cookies).is_none());
+        assert!(from_request(&h, &cookies).is_none());
     }
 
     #[test]
