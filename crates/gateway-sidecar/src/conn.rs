@@ -57,7 +57,7 @@ impl ConnState {
         Self {
             state: AtomicU8::new(FRESH),
             since: AtomicU64::new(stamp(Instant::now())),
-            peer_ip: crate::proxy::peer_value(peer.ip()),
+            peer_ip: crate::headers::peer_value(peer.ip()),
         }
     }
 
@@ -355,7 +355,7 @@ pub async fn work(
     let worker = Arc::new(Worker::new(proxy.clone(), index));
     {
         // Idle upstream connections past their time are closed even without traffic.
-        let pool = worker.pool().clone();
+        let pool = worker.upstream().clone();
         let mut tick =
             tokio::time::interval(proxy.opts.pool_idle_timeout.max(Duration::from_secs(1)));
         tokio::spawn(async move {
