@@ -16,6 +16,7 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod civil;
 pub mod cli;
 pub mod exposition;
 mod in_flight;

@@ -216,43 +216,19 @@ pub fn set_cookie<'a>(
     })
 }
 
-/// Parses an IMF-fixdate (`Thu, 01 Jan 1970 00:00:00 GMT`) and the common `-`-separated
-/// variant (`Thu, 01-Jan-1970 00:00:00 GMT`) into Unix seconds.
+/// An HTTP date (IMF-fixdate `Thu, 01 Jan 1970 00:00:00 GMT`, RFC 850, asctime) as Unix
+/// seconds, read by the `httpdate` crate; also the Netscape cookie form with dashes and a
+/// four-digit year (`Thu, 01-Jan-1970 00:00:00 GMT`), which is an IMF-fixdate once the dashes are
+/// spaces.
 pub fn parse_http_date(s: &str) -> Option<i64> {
-    let s = s.split_once(',').map(|(_, r)| r).unwrap_or(s).trim();
-    let s = s.replace('-', " ");
-    let mut it = s.split_whitespace();
-    let day: i64 = it.next()?.parse().ok()?;
-    let mon = match &it.next()?.to_ascii_lowercase()[..] {
-        "jan" => 1,
-        "feb" => 2,
-        "mar" => 3,
-        "apr" => 4,
-        "may" => 5,
-        "jun" => 6,
-        "jul" => 7,
-        "aug" => 8,
-        "sep" => 9,
-        "oct" => 10,
-        "nov" => 11,
-        "dec" => 12,
-        _ => return None,
+    let t = httpdate::parse_http_date(s)
+        .or_else(|_| httpdate::parse_http_date(&s.replace('-', " ")))
+        .ok()?;
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
     };
-    let mut year: i64 = it.next()?.parse().ok()?;
-    if year < 100 {
-        year += if year < 70 { 2000 } else { 1900 };
-    }
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    // Days from civil (Howard Hinnant).
-    let y = if mon <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mon + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+    Some(secs)
 }
 
 pub fn unix_now() -> i64 {
@@ -704,6 +680,7 @@ mod tests {
             parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
             Some(784_111_777)
         );
+        assert_eq!(parse_http_date("Thu, 01-Jan-1970 00:00:10 GMT"), Some(10));
         assert_eq!(parse_http_date("garbage"), None);
     }
 

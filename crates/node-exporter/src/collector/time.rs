@@ -15,18 +15,16 @@ use super::{CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    // Go reads TZ and /etc/localtime once, when the process starts; tzset() here does the same
-    // for libc's localtime_r, which then need not look at them on every scrape.
-    // SAFETY: tzset only (re)initialises libc's time zone state; build runs at start-up, before
-    // any collector calls localtime_r.
-    unsafe { tzset() };
+    // Go reads TZ and /etc/localtime once, when the process starts. glibc's localtime_r loads
+    // them on its first call and keeps them, so one call here does that load at start-up rather
+    // than in the first scrape (what a tzset() would do, which the libc crate does not bind).
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let _ = local_zone(now.as_secs() as i64);
     Ok(Box::new(Time {
         clocksource: paths.sys("devices/system/clocksource"),
     }))
-}
-
-extern "C" {
-    fn tzset();
 }
 
 struct Time {
