@@ -224,7 +224,7 @@ struct SidecarApp(Arc<Proxy>);
 impl App for SidecarApp {
     fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
         let proxy = self.0.clone();
-        Box::pin(async move { Ok(proxy.scrape().await) })
+        Box::pin(async move { Ok(proxy.scrape().await.into()) })
     }
 }
 

@@ -551,7 +551,7 @@ fn code_str(code: u16, buf: &mut [u8; 5]) -> &str {
 
 fn fmt_f64(v: f64) -> String {
     let mut s = String::new();
-    exporter_core::exposition::format_float(&mut s, v);
+    exporter_core::text::format_float(&mut s, v);
     s
 }
 

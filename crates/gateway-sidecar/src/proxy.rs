@@ -539,7 +539,7 @@ impl Proxy {
         let mut r = Response::new(ProxyBody::full(body, done));
         r.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(exporter_core::exposition::CONTENT_TYPE),
+            HeaderValue::from_static(exporter_core::text::CONTENT_TYPE),
         );
         r
     }

@@ -21,7 +21,7 @@ use std::io::Read;
 use std::path::Path;
 
 use exporter_core::cli::UsageError;
-use exporter_core::exposition::format_float;
+use exporter_core::text::format_float;
 use exporter_core::{Exposition, MetricType};
 
 use super::{CollectResult, Collector, Paths};

@@ -1,0 +1,8 @@
+//! The Prometheus text format: the writer every daemon renders its metrics with ([`writer`]),
+//! and text compressed once and served to many scrapes ([`shared`]).
+
+pub mod shared;
+pub mod writer;
+
+pub use shared::{SharedText, SharedTextWriter};
+pub use writer::{format_float, Exposition, Family, MetricType, CONTENT_TYPE};
