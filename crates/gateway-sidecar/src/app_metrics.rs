@@ -1,5 +1,10 @@
 //! The app's own metrics, merged after ours on a scrape (`--upstream.metrics-path`): fetched
 //! through the sidecar's upstream client, and filtered so no family appears twice.
+//!
+//! The filter works line by line rather than through `exporter_core::text::parser`: the app's
+//! text is passed on as the app wrote it, minus whole families that are ours. The strict parser
+//! refuses a whole input for one line expfmt would refuse (an OpenMetrics `# EOF`, a trailing
+//! blank), and would then drop every app metric that Prometheus accepts today.
 
 use std::time::Duration;
 
