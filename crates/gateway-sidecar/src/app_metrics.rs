@@ -3,8 +3,9 @@
 //!
 //! The filter works line by line rather than through `exporter_core::text::parser`: the app's
 //! text is passed on as the app wrote it, minus whole families that are ours. The strict parser
-//! refuses a whole input for one line expfmt would refuse (an OpenMetrics `# EOF`, a trailing
-//! blank), and would then drop every app metric that Prometheus accepts today.
+//! refuses a whole input for one line expfmt would refuse (a missing final newline, `\r\n` line
+//! ends, blanks after a value, a TYPE after samples), and the sidecar would then drop every app
+//! metric it passes on today.
 
 use std::time::Duration;
 
