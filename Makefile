@@ -37,8 +37,9 @@ test-deploy: deps
 e2e: deps
 	scripts/e2e.sh
 
+## rustfmt on every tracked .rs file on its own, not only those reachable through `mod` items.
 fmt-check:
-	$(CARGO) fmt --all -- --check
+	scripts/check-fmt.sh
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

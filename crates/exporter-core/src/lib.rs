@@ -5,7 +5,8 @@
 //! - [`server`]: the metrics HTTP server (landing page, `/healthz`, gzip, `--web.max-requests`,
 //!   graceful shutdown) and the exporter's own `promhttp_*` metrics.
 //! - [`web_config`]: `--web.config.file` (TLS, mutual TLS, basic auth, headers).
-//! - [`exposition`]: a fast writer of the Prometheus text format.
+//! - [`text`]: a fast writer of the Prometheus text format, and text compressed once and served
+//!   to many scrapes.
 //! - [`process`]: `process_*` metrics about the daemon itself.
 //! - [`logging`]: logfmt or JSON logs.
 //!
@@ -16,16 +17,17 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod civil;
 pub mod cli;
-pub mod exposition;
-pub mod logging;
+mod in_flight;
+pub(crate) mod logging;
 pub mod process;
 pub mod server;
-pub mod shared;
-pub mod web_config;
+pub mod text;
+pub(crate) mod web_config;
 
-pub use exposition::{Exposition, MetricType};
-pub use shared::{SharedText, SharedTextWriter};
+pub use in_flight::InFlight;
+pub use text::{Exposition, MetricType, SharedText, SharedTextWriter};
 
 use std::process::ExitCode;
 

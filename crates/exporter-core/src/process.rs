@@ -6,7 +6,7 @@
 use std::fs;
 use std::sync::OnceLock;
 
-use crate::exposition::Exposition;
+use crate::text::Exposition;
 
 const SELF_DIR: &str = "/proc/self";
 

@@ -25,9 +25,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cli::{UsageError, WebArgs};
-use crate::exposition::{Exposition, MetricType, CONTENT_TYPE};
 use crate::process;
+use crate::text::{Exposition, MetricType, SharedText, CONTENT_TYPE};
 use crate::web_config::WebConfig;
+use crate::InFlight;
 
 /// What the landing page says about the daemon.
 #[derive(Clone, Debug)]
@@ -115,15 +116,25 @@ impl HttpError {
             message: message.into(),
         }
     }
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            status: 500,
-            message: message.into(),
-        }
+}
+
+/// What one scrape answers: a head written for this scrape (the server adds its own `process_*`
+/// and `promhttp_*` families to it), and optionally a tail stored once for many scrapes and served
+/// after everything else without being copied (its compressed form is appended to a gzip body).
+/// The app keeps the tail's family names apart from the head's.
+#[derive(Debug, Default)]
+pub struct Scrape {
+    pub head: Exposition,
+    pub tail: Option<Arc<SharedText>>,
+}
+
+impl From<Exposition> for Scrape {
+    fn from(head: Exposition) -> Self {
+        Self { head, tail: None }
     }
 }
 
-pub type ScrapeFuture = Pin<Box<dyn Future<Output = Result<Exposition, HttpError>> + Send>>;
+pub type ScrapeFuture = Pin<Box<dyn Future<Output = Result<Scrape, HttpError>> + Send>>;
 
 /// What a daemon plugs into the server.
 pub trait App: Send + Sync + 'static {
@@ -376,7 +387,7 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
         },
         None => None,
     };
-    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::enter(&state.metrics.in_flight);
     let timeout = req
         .headers()
         .get("x-prometheus-scrape-timeout-seconds")
@@ -390,15 +401,14 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
     };
     let result = state.app.scrape(scrape).await;
     let resp = match result {
-        Ok(mut expo) => {
+        Ok(Scrape { mut head, tail }) => {
             if state.settings.exporter_metrics {
-                process::collect(&mut expo);
-                state.metrics.collect(&mut expo);
+                process::collect(&mut head);
+                state.metrics.collect(&mut head);
             }
-            let shared = expo.take_shared();
-            let body = expo.to_bytes();
+            let body = head.to_bytes();
             state.metrics.count(200);
-            encode(req, body, shared.as_deref())
+            encode(req, body, tail.as_deref())
         }
         Err(e) => {
             if e.status >= 500 {
@@ -414,13 +424,12 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
             )
         }
     };
-    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
     resp
 }
 
 /// The body as is, or gzipped when the client accepts it (Prometheus does), followed by the
 /// pre-compressed `shared` text if any.
-fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&crate::SharedText>) -> Resp {
+fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&SharedText>) -> Resp {
     let gzip = req
         .headers()
         .get_all(header::ACCEPT_ENCODING)

@@ -23,7 +23,7 @@ impl App for TestApp {
         Box::pin(async {
             let mut e = Exposition::new();
             e.gauge("test_up", "Always 1.", &[], 1.0);
-            Ok(e)
+            Ok(e.into())
         })
     }
 }

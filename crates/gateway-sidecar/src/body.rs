@@ -13,7 +13,11 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::conn::ConnState;
-use crate::proxy::{RouteRef, Router, UpstreamSender, Worker};
+use crate::proxy::Worker;
+use crate::router::{RouteRef, Router};
+
+/// The sending half of one upstream connection of a worker.
+pub type UpstreamSender = hyper::client::conn::http1::SendRequest<TimedBody>;
 
 /// One request's record: written to the metrics when dropped, i.e. when the response body has
 /// ended, or when the client went away first (status 499, nginx's "client closed request").
@@ -76,7 +80,7 @@ impl Drop for Done {
         metrics.request_ended(w.index);
         if let Some(sender) = self.upstream.take() {
             if self.clean {
-                w.pool().put(sender);
+                w.upstream().put(sender);
             }
         }
         self.conn.set_idle();

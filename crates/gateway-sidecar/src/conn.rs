@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use exporter_core::InFlight;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -56,7 +57,7 @@ impl ConnState {
         Self {
             state: AtomicU8::new(FRESH),
             since: AtomicU64::new(stamp(Instant::now())),
-            peer_ip: crate::proxy::peer_value(peer.ip()),
+            peer_ip: crate::headers::peer_value(peer.ip()),
         }
     }
 
@@ -354,7 +355,7 @@ pub async fn work(
     let worker = Arc::new(Worker::new(proxy.clone(), index));
     {
         // Idle upstream connections past their time are closed even without traffic.
-        let pool = worker.pool().clone();
+        let pool = worker.upstream().clone();
         let mut tick =
             tokio::time::interval(proxy.opts.pool_idle_timeout.max(Duration::from_secs(1)));
         tokio::spawn(async move {
@@ -410,10 +411,7 @@ async fn serve_conn(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let proxy = worker.proxy.clone();
-    proxy
-        .metrics
-        .open_connections
-        .fetch_add(1, Ordering::Relaxed);
+    let _open = InFlight::enter(&proxy.metrics.open_connections);
     let st = Arc::new(ConnState::new(peer));
     let io = GuardedIo::new(stream, st.clone(), proxy.clone());
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -451,10 +449,6 @@ async fn serve_conn(
         }
         tracing::debug!(err = %e, "client connection ended with an error");
     }
-    proxy
-        .metrics
-        .open_connections
-        .fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Resolves once the shutdown flag is set (and holds no borrow of the channel afterwards).

@@ -14,13 +14,17 @@
 //! exporter-core on `--web.listen-address` (so `--web.config.file` TLS and basic auth apply),
 //! and optionally on the proxy port too.
 
-pub mod body;
-pub mod cli;
-pub mod conn;
-pub mod metrics;
-pub mod proxy;
-pub mod routes;
-pub mod sessions;
+mod app_metrics;
+mod body;
+mod cli;
+mod conn;
+mod headers;
+mod metrics;
+mod proxy;
+mod router;
+mod routes;
+mod sessions;
+mod upstream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,8 +37,9 @@ use exporter_core::BuildInfo;
 use tokio::sync::watch;
 
 pub use cli::Cli;
-use proxy::{Options, Proxy, Upstream};
+use proxy::{Options, Proxy};
 use routes::Config;
+use upstream::Upstream;
 
 pub use exporter_core::RunError;
 
@@ -219,7 +224,7 @@ struct SidecarApp(Arc<Proxy>);
 impl App for SidecarApp {
     fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
         let proxy = self.0.clone();
-        Box::pin(async move { Ok(proxy.scrape().await) })
+        Box::pin(async move { Ok(proxy.scrape().await.into()) })
     }
 }
 

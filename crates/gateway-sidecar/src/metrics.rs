@@ -7,7 +7,7 @@
 //! `max_routes` normalised ones, methods are ten values, status codes are what HTTP allows.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -193,7 +193,7 @@ pub struct Metrics {
     last_reload_ok: AtomicBool,
     /// 1 or 0 after the last fetch of the app's metrics; -1 when merging is off.
     pub app_metrics_up: AtomicI64,
-    pub tunnels: AtomicUsize,
+    pub tunnels: AtomicI64,
 }
 
 /// A counter alone on its cache line.
@@ -224,17 +224,13 @@ impl Metrics {
             reloads_failed: AtomicU64::new(0),
             last_reload_ok: AtomicBool::new(true),
             app_metrics_up: AtomicI64::new(-1),
-            tunnels: AtomicUsize::new(0),
+            tunnels: AtomicI64::new(0),
         }
     }
 
     /// The histogram bounds in use (fixed for the life of the process).
     pub fn bounds(&self) -> &[f64] {
         &self.bounds
-    }
-
-    pub fn unmatched(&self) -> Arc<RouteStats> {
-        self.unmatched.clone()
     }
 
     pub fn unmatched_ref(&self) -> &RouteStats {
@@ -487,8 +483,8 @@ impl Metrics {
             "gateway_sidecar_open_connections",
             "Client connections open on the proxy port, WebSocket tunnels included.",
             &[],
-            (self.open_connections.load(Ordering::Relaxed)
-                + self.tunnels.load(Ordering::Relaxed) as i64) as f64,
+            (self.open_connections.load(Ordering::Relaxed) + self.tunnels.load(Ordering::Relaxed))
+                as f64,
         );
         out.gauge(
             "gateway_sidecar_sessions_max",
@@ -555,7 +551,7 @@ fn code_str(code: u16, buf: &mut [u8; 5]) -> &str {
 
 fn fmt_f64(v: f64) -> String {
     let mut s = String::new();
-    exporter_core::exposition::format_float(&mut s, v);
+    exporter_core::text::format_float(&mut s, v);
     s
 }
 
@@ -601,10 +597,10 @@ mod tests {
     #[test]
     fn many_status_codes_overflow_the_slots() {
         let m = Metrics::new(&[1.0], 3);
-        let r = m.unmatched();
+        let r = m.unmatched_ref();
         for code in 200..220u16 {
-            m.observe(&r, 9, code, Duration::ZERO, 0);
-            m.observe(&r, 9, code, Duration::ZERO, code as usize);
+            m.observe(r, 9, code, Duration::ZERO, 0);
+            m.observe(r, 9, code, Duration::ZERO, code as usize);
         }
         let t = text(&m);
         assert_eq!(t.matches("route=\"unmatched\",status_code=").count(), 20);

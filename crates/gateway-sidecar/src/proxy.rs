@@ -8,37 +8,32 @@
 //! `X-Forwarded-Proto` and `X-Forwarded-Host` are set when absent (a load balancer in front
 //! knows better). `Host` is kept. Upgrades (WebSocket) are forwarded and then spliced with
 //! `copy_bidirectional`. Upstream connections are kept alive and pooled per worker thread
-//! ([`Worker`]).
+//! ([`Worker`], [`crate::upstream`]); the header work is in [`crate::headers`].
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use exporter_core::Exposition;
-use http_body_util::{BodyExt, Empty, Limited};
+use exporter_core::{Exposition, InFlight};
+use http_body_util::Empty;
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::{
-    Entry, HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONNECTION, CONTENT_TYPE,
-    HOST, SET_COOKIE, TE, TRANSFER_ENCODING, UPGRADE,
-};
-use hyper::http::uri::{Authority, PathAndQuery, Scheme};
+use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, SET_COOKIE, UPGRADE};
 use hyper::upgrade::OnUpgrade;
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
+use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
 
+use crate::app_metrics;
 use crate::body::{BodyTimeout, Done, ProxyBody, TimedBody};
 use crate::conn::{ConnState, Drain};
-use crate::metrics::{Metrics, Rejection, RouteStats, UpstreamError};
-use crate::routes::{self, AuthType, Config, Unmatched, UserOp};
+use crate::headers::{add_forwarded, origin_form, strip_hop_by_hop, upgrade_of};
+use crate::metrics::{Metrics, Rejection, UpstreamError};
+use crate::router::Router;
+use crate::routes::{self, AuthType, Config};
 use crate::sessions::{self, CookieChange, Credential, Keyer, SessionTable};
+use crate::upstream::{self, SendError, Upstream};
 
 /// Settings of the proxy port and the upstream leg.
 #[derive(Clone, Debug)]
@@ -67,164 +62,13 @@ pub struct Options {
     pub exporter_metrics: bool,
 }
 
-/// The upstream's origin.
-#[derive(Clone, Debug)]
-pub struct Upstream {
-    pub scheme: Scheme,
-    pub authority: Authority,
-    /// `host:port` to connect to.
-    pub host_port: String,
-    /// `Host` for requests that came without one.
-    pub host_header: HeaderValue,
-}
-
-impl Upstream {
-    /// Accepts `http://host:port` (a path of `/` at most): the sidecar sits next to the app.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let uri: Uri = s.parse().map_err(|e| format!("--upstream {s:?}: {e}"))?;
-        if uri.scheme() != Some(&Scheme::HTTP) {
-            return Err(format!("--upstream {s:?}: want an http:// URL"));
-        }
-        let Some(authority) = uri.authority().cloned() else {
-            return Err(format!("--upstream {s:?}: missing host"));
-        };
-        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(format!(
-                "--upstream {s:?}: want scheme://host:port without a path"
-            ));
-        }
-        let host_port = format!(
-            "{}:{}",
-            authority.host(),
-            authority.port_u16().unwrap_or(80)
-        );
-        let host_header = HeaderValue::from_str(authority.as_str())
-            .map_err(|e| format!("--upstream {s:?}: {e}"))?;
-        Ok(Self {
-            scheme: Scheme::HTTP,
-            authority,
-            host_port,
-            host_header,
-        })
-    }
-}
-
-/// The rules bound to their metric series. Each worker builds its own from the shared rules
-/// (on start and after a reload), so the per-request reference counting stays on its core.
-pub struct Router {
-    pub config: Config,
-    routes: Vec<Arc<RouteStats>>,
-}
-
-/// The series a request is recorded under.
-pub enum RouteRef {
-    /// The route of rule i of the request's [`Router`].
-    Rule(usize),
-    Unmatched,
-    /// A normalised route.
-    Dynamic(Arc<RouteStats>),
-}
-
-impl Router {
-    pub fn new(config: Config, metrics: &Metrics) -> Self {
-        let routes = config
-            .rules
-            .iter()
-            .map(|r| metrics.rule_route(&r.route))
-            .collect();
-        Self { config, routes }
-    }
-
-    fn route(
-        &self,
-        method: usize,
-        path: &str,
-        metrics: &Metrics,
-    ) -> (RouteRef, Option<AuthType>, Option<UserOp>) {
-        if let Some((i, r)) = self.config.find(method, path) {
-            return (RouteRef::Rule(i), r.auth, r.user_op);
-        }
-        let stats = match self.config.unmatched {
-            Unmatched::Label => RouteRef::Unmatched,
-            Unmatched::Normalize { max_routes } => match routes::normalize(path) {
-                Some(p) => {
-                    let r = metrics.dynamic_route(&p, max_routes);
-                    if r.name() == crate::routes::UNMATCHED {
-                        RouteRef::Unmatched
-                    } else {
-                        RouteRef::Dynamic(r)
-                    }
-                }
-                None => RouteRef::Unmatched,
-            },
-        };
-        (stats, None, None)
-    }
-
-    /// The stats of a route reference made by this router.
-    pub fn stats<'a>(&'a self, r: &'a RouteRef, metrics: &'a Metrics) -> &'a RouteStats {
-        match r {
-            RouteRef::Rule(i) => &self.routes[*i],
-            RouteRef::Unmatched => metrics.unmatched_ref(),
-            RouteRef::Dynamic(s) => s,
-        }
-    }
-}
-
-/// The sending half of one upstream connection.
-pub type UpstreamSender = SendRequest<TimedBody>;
-
-/// A worker's idle upstream connections, most recently used last. Only its own thread uses it,
-/// so the lock is never contended; it is a lock only so futures stay `Send`.
-pub struct Pool {
-    idle: Mutex<Vec<(UpstreamSender, Instant)>>,
-    max_idle: usize,
-    idle_timeout: Duration,
-}
-
-impl Pool {
-    /// Keeps a connection whose exchange ended cleanly.
-    pub fn put(&self, sender: UpstreamSender) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.max_idle {
-            idle.push((sender, Instant::now()));
-        }
-    }
-
-    fn take(&self) -> Option<UpstreamSender> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some((s, since)) = idle.pop() {
-            // Past the idle timeout the app may be closing it (Node closes at 5 s): drop it.
-            if since.elapsed() < self.idle_timeout && !s.is_closed() {
-                return Some(s);
-            }
-        }
-        None
-    }
-
-    /// Closes connections idle for longer than the idle timeout.
-    pub fn prune(&self) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let t = self.idle_timeout;
-        idle.retain(|(s, since)| since.elapsed() < t && !s.is_closed());
-    }
-}
-
 /// One worker thread's view of the proxy: the shared state, the thread's own pool of upstream
 /// connections and its copy of the rules. Workers are single-threaded runtimes (one per CPU,
 /// like nginx's worker processes): a request, its upstream exchange and its bookkeeping stay on
 /// one thread, with no cross-thread wake-ups, and its counters are the worker's own.
-///
-/// Upstream connections are hyper's HTTP/1 client connections in a small per-worker pool
-/// rather than hyper-util's legacy client: the legacy client's shared pool (a map of hosts
-/// behind a lock, a task per returned connection, extensions per response) cost a fifth of the
-/// sidecar's CPU per request, and there is only one upstream host here anyway.
 pub struct Worker {
     pub proxy: Arc<Proxy>,
-    pool: Arc<Pool>,
+    upstream: Arc<upstream::Client<TimedBody>>,
     pub index: usize,
     rules: Mutex<(u64, Arc<Router>)>,
     creds: Mutex<CredCache>,
@@ -260,16 +104,17 @@ pub struct SeenCredential {
 
 impl Worker {
     pub fn new(proxy: Arc<Proxy>, index: usize) -> Self {
-        let pool = Arc::new(Pool {
-            idle: Mutex::new(Vec::new()),
-            max_idle: proxy.opts.pool_max_idle,
-            idle_timeout: proxy.opts.pool_idle_timeout,
-        });
+        let upstream = Arc::new(upstream::Client::new(
+            &proxy.upstream,
+            proxy.opts.connect_timeout,
+            proxy.opts.pool_max_idle,
+            proxy.opts.pool_idle_timeout,
+        ));
         let gen = proxy.router_gen.load(Ordering::Acquire);
         let rules = Mutex::new((gen, Arc::new(proxy.router_copy())));
         Self {
             proxy,
-            pool,
+            upstream,
             index,
             rules,
             creds: Mutex::new(CredCache {
@@ -324,8 +169,9 @@ impl Worker {
         };
     }
 
-    pub fn pool(&self) -> &Arc<Pool> {
-        &self.pool
+    /// This worker's client for the upstream (its own pool of connections).
+    pub fn upstream(&self) -> &Arc<upstream::Client<TimedBody>> {
+        &self.upstream
     }
 
     /// The current rules, re-read only after a reload.
@@ -347,77 +193,13 @@ impl Worker {
         let router = self.router();
         self.proxy.clone().handle(req, conn, &self, router).await
     }
-
-    /// A ready connection: a pooled one, else a new one.
-    async fn checkout(&self) -> Result<(UpstreamSender, bool), (UpstreamError, String)> {
-        while let Some(mut s) = self.pool.take() {
-            if s.is_ready() || s.ready().await.is_ok() {
-                return Ok((s, true));
-            }
-        }
-        self.connect().await.map(|s| (s, false))
-    }
-
-    async fn connect(&self) -> Result<UpstreamSender, (UpstreamError, String)> {
-        let p = &self.proxy;
-        let stream = match tokio::time::timeout(
-            p.opts.connect_timeout,
-            TcpStream::connect(p.upstream.host_port.as_str()),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return Err((UpstreamError::Timeout, format!("connect: {e}")))
-            }
-            Ok(Err(e)) => return Err((UpstreamError::Connect, format!("connect: {e}"))),
-            Err(_) => {
-                return Err((
-                    UpstreamError::Timeout,
-                    format!("connect: no connection within {:?}", p.opts.connect_timeout),
-                ))
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| (UpstreamError::Error, format!("handshake: {e}")))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(err = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
-    }
-
-    /// Sends a request upstream; a pooled connection that turns out closed before the request
-    /// went out is replaced once (nothing was sent, so any method may be retried).
-    async fn send(
-        &self,
-        mut req: Request<TimedBody>,
-    ) -> Result<(Response<Incoming>, UpstreamSender), (UpstreamError, String, Option<hyper::Error>)>
-    {
-        loop {
-            let (mut sender, reused) = self.checkout().await.map_err(|(k, m)| (k, m, None))?;
-            match sender.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, sender)),
-                Err(mut e) => match e.take_message() {
-                    Some(r) if reused => req = r,
-                    _ => {
-                        let e = e.into_error();
-                        return Err((UpstreamError::Error, e.to_string(), Some(e)));
-                    }
-                },
-            }
-        }
-    }
 }
 
 /// The proxy's shared state.
 pub struct Proxy {
     upstream: Upstream,
-    metrics_client: Client<HttpConnector, Empty<Bytes>>,
+    /// For the app's own metrics; the workers have their own clients for proxying.
+    app_metrics: upstream::Client<Empty<Bytes>>,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionTable>,
     keyer: Keyer,
@@ -446,20 +228,16 @@ impl Proxy {
             config.sessions.max_entries,
             config.sessions.idle_timeout,
         ));
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(opts.connect_timeout));
-        let metrics_client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(opts.pool_idle_timeout)
-            .pool_max_idle_per_host(1)
-            .build(connector);
+        // One idle connection is enough: scrapes come one at a time.
+        let app_metrics =
+            upstream::Client::new(&upstream, opts.connect_timeout, 1, opts.pool_idle_timeout);
         let router = Router::new(config, &metrics);
         if opts.app_metrics_path.is_some() {
             metrics.app_metrics_up.store(0, Ordering::Relaxed);
         }
         Ok(Self {
             upstream,
-            metrics_client,
+            app_metrics,
             metrics,
             sessions,
             keyer: Keyer::random()?,
@@ -486,11 +264,7 @@ impl Proxy {
 
     /// A worker's own copy of the current rules (same series, separate reference counts).
     fn router_copy(&self) -> Router {
-        let shared = self.router();
-        Router {
-            config: shared.config.clone(),
-            routes: shared.routes.clone(),
-        }
+        Router::clone(&self.router())
     }
 
     /// Puts new rules in place (SIGHUP). Buckets are fixed for the life of the process: a
@@ -566,10 +340,15 @@ impl Proxy {
         parts.version = Version::HTTP_11;
         let up_req = Request::from_parts(parts, TimedBody::new(body, self.opts.body_timeout));
 
-        let result = tokio::time::timeout(self.opts.upstream_timeout, worker.send(up_req)).await;
+        let result =
+            tokio::time::timeout(self.opts.upstream_timeout, worker.upstream.send(up_req)).await;
         let (mut resp, sender) = match result {
             Ok(Ok(r)) => r,
-            Ok(Err((kind, msg, err))) => {
+            Ok(Err(SendError {
+                kind,
+                message: msg,
+                source: err,
+            })) => {
                 if err.as_ref().is_some_and(|e| has_source::<BodyTimeout>(e)) {
                     self.metrics.rejected(Rejection::BodyTimeout);
                     if let Some(t) = auth {
@@ -733,7 +512,7 @@ impl Proxy {
         let guard = self.drain.guard();
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
-            metrics.tunnels.fetch_add(1, Ordering::Relaxed);
+            let open = InFlight::enter(&metrics.tunnels);
             match tokio::join!(client, upstream) {
                 (Ok(c), Ok(u)) => {
                     let mut c = TokioIo::new(c);
@@ -746,7 +525,7 @@ impl Proxy {
                     tracing::debug!(err = %e, "upgrade failed");
                 }
             }
-            metrics.tunnels.fetch_sub(1, Ordering::Relaxed);
+            drop(open);
             drop(guard);
         });
     }
@@ -760,7 +539,7 @@ impl Proxy {
         let mut r = Response::new(ProxyBody::full(body, done));
         r.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(exporter_core::exposition::CONTENT_TYPE),
+            HeaderValue::from_static(exporter_core::text::CONTENT_TYPE),
         );
         r
     }
@@ -769,7 +548,13 @@ impl Proxy {
     pub async fn scrape(&self) -> Exposition {
         let app = match &self.opts.app_metrics_path {
             Some(path) => {
-                let r = self.fetch_app_metrics(path).await;
+                let r = app_metrics::fetch(
+                    &self.app_metrics,
+                    &self.upstream.host_header,
+                    path,
+                    self.opts.app_metrics_timeout,
+                )
+                .await;
                 if let Err(e) = &r {
                     tracing::debug!(err = %e, "fetching the app's metrics failed");
                 }
@@ -790,33 +575,9 @@ impl Proxy {
                 ours.iter().any(|o| o == name)
                     || (exporter && (name.starts_with("process_") || name.starts_with("promhttp_")))
             };
-            e.append_text(&filter_app_metrics(&text, &taken));
+            e.append_text(&app_metrics::filter(&text, &taken));
         }
         e
-    }
-
-    async fn fetch_app_metrics(&self, path: &str) -> anyhow::Result<String> {
-        let uri: Uri = format!("{}{}", self.upstream_display(), path).parse()?;
-        let req = Request::get(uri)
-            .header(ACCEPT, "text/plain;version=0.0.4;q=1,*/*;q=0.1")
-            .header(ACCEPT_ENCODING, "identity")
-            .body(Empty::<Bytes>::new())?;
-        let fut = async {
-            let resp = self.metrics_client.request(req).await?;
-            if !resp.status().is_success() {
-                anyhow::bail!("status {}", resp.status());
-            }
-            // The app's exposition is read whole (it is the app's, not a client's), capped.
-            let body = Limited::new(resp.into_body(), 32 << 20)
-                .collect()
-                .await
-                .map_err(|e| anyhow::anyhow!("reading: {e}"))?
-                .to_bytes();
-            Ok(String::from_utf8(body.to_vec())?)
-        };
-        tokio::time::timeout(self.opts.app_metrics_timeout, fut)
-            .await
-            .map_err(|_| anyhow::anyhow!("timed out after {:?}", self.opts.app_metrics_timeout))?
     }
 }
 
@@ -831,15 +592,6 @@ fn plain(status: StatusCode, text: &'static str, mut done: Done) -> Response<Pro
     r
 }
 
-/// The request target as an origin server wants it: path and query only.
-fn origin_form(uri: &Uri) -> Uri {
-    match uri.path_and_query() {
-        Some(_) if uri.authority().is_none() => uri.clone(),
-        Some(pq) => Uri::from(pq.clone()),
-        None => Uri::from(PathAndQuery::from_static("/")),
-    }
-}
-
 fn has_source<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(c) = cur {
@@ -849,236 +601,4 @@ fn has_source<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
         cur = c.source();
     }
     false
-}
-
-/// The `Upgrade` value of a request that asks for one (`Connection: upgrade` + `Upgrade`).
-fn upgrade_of(h: &HeaderMap) -> Option<HeaderValue> {
-    let up = h.get(UPGRADE)?;
-    let asks = h
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| up.clone())
-}
-
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-/// Drops the hop-by-hop fields: those `Connection` names and the fixed list.
-pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    // One pass over the (few) names finds which are present: most requests carry none, most
-    // responses only `Connection`, and a lookup per name costs a hash each.
-    let fixed: [&HeaderName; 6] = [
-        &CONNECTION,
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &TE,
-        &TRANSFER_ENCODING,
-        &UPGRADE,
-    ];
-    let mut present = [false; 6];
-    let mut any = false;
-    for name in h.keys() {
-        if let Some(i) = fixed.iter().position(|f| *f == name) {
-            present[i] = true;
-            any = true;
-        }
-    }
-    if !any {
-        return;
-    }
-    if present[0] {
-        let named: Vec<HeaderName> = h
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close"))
-            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-            .collect();
-        for n in named {
-            h.remove(n);
-        }
-    }
-    for (i, name) in fixed.iter().enumerate() {
-        if present[i] {
-            h.remove(*name);
-        }
-    }
-}
-
-/// The client address as an `X-Forwarded-For` value (made once per connection).
-pub fn peer_value(peer: IpAddr) -> HeaderValue {
-    HeaderValue::from_str(&peer.to_canonical().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
-}
-
-/// Adds the `X-Forwarded-*` fields; `ip` is [`peer_value`] of the client.
-pub fn add_forwarded(h: &mut HeaderMap, ip: &HeaderValue, host: Option<HeaderValue>) {
-    let xff = {
-        let mut prior = h.get_all(&X_FORWARDED_FOR).iter().peekable();
-        if prior.peek().is_none() {
-            Some(ip.clone())
-        } else {
-            let mut s = Vec::with_capacity(64);
-            for v in prior {
-                if !s.is_empty() {
-                    s.extend_from_slice(b", ");
-                }
-                s.extend_from_slice(v.as_bytes());
-            }
-            s.extend_from_slice(b", ");
-            s.extend_from_slice(ip.as_bytes());
-            HeaderValue::from_bytes(&s).ok()
-        }
-    };
-    if let Some(v) = xff {
-        h.insert(X_FORWARDED_FOR.clone(), v);
-    }
-    if let Entry::Vacant(e) = h.entry(&X_FORWARDED_PROTO) {
-        e.insert(HeaderValue::from_static("http"));
-    }
-    if let Some(host) = host {
-        if let Entry::Vacant(e) = h.entry(&X_FORWARDED_HOST) {
-            e.insert(host);
-        }
-    }
-}
-
-/// The app's exposition without the families that are ours (`taken`), so the merged output
-/// never has a family twice. A sample belongs to the family of the `# TYPE`/`# HELP` before it
-/// when its name is that family's name plus a histogram or summary suffix.
-pub fn filter_app_metrics(text: &str, taken: &dyn Fn(&str) -> bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut family = String::new();
-    let mut drop_family = false;
-    for line in text.lines() {
-        let t = line.trim_start();
-        if t.is_empty() {
-            continue;
-        }
-        if let Some(rest) = t.strip_prefix('#') {
-            let mut words = rest.split_whitespace();
-            match words.next() {
-                Some("HELP") | Some("TYPE") | Some("UNIT") => {
-                    let name = words.next().unwrap_or("");
-                    if name != family {
-                        family = name.to_string();
-                        drop_family = taken(&family);
-                    }
-                    if !drop_family {
-                        out.push_str(line);
-                        out.push('\n');
-                    }
-                }
-                // `# EOF` (OpenMetrics) and plain comments: not ours to pass on.
-                _ => {}
-            }
-            continue;
-        }
-        let name_end = t
-            .find(|c: char| c == '{' || c.is_whitespace())
-            .unwrap_or(t.len());
-        let name = &t[..name_end];
-        let in_family = !family.is_empty()
-            && (name == family
-                || name.strip_prefix(family.as_str()).is_some_and(|s| {
-                    matches!(s, "_bucket" | "_sum" | "_count" | "_total" | "_created")
-                }));
-        let dropped = if in_family {
-            drop_family
-        } else {
-            family.clear();
-            drop_family = false;
-            taken(name)
-        };
-        if !dropped {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hop_by_hop_fields_are_dropped() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            CONNECTION,
-            HeaderValue::from_static("keep-alive, X-Trace-Hop"),
-        );
-        h.insert("x-trace-hop", HeaderValue::from_static("1"));
-        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(TE, HeaderValue::from_static("trailers"));
-        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        h.insert("x-kept", HeaderValue::from_static("yes"));
-        strip_hop_by_hop(&mut h);
-        assert_eq!(h.len(), 1);
-        assert_eq!(h["x-kept"], "yes");
-    }
-
-    #[test]
-    fn forwarded_fields() {
-        let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
-        h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        add_forwarded(
-            &mut h,
-            &peer_value("::ffff:127.0.0.1".parse().unwrap()),
-            Some(HeaderValue::from_static("api.example")),
-        );
-        assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1, 127.0.0.1");
-        assert_eq!(h["x-forwarded-proto"], "http");
-        assert_eq!(h["x-forwarded-host"], "api.example");
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        add_forwarded(&mut h, &peer_value("192.0.2.1".parse().unwrap()), None);
-        assert_eq!(h["x-forwarded-proto"], "https");
-        assert_eq!(h["x-forwarded-for"], "192.0.2.1");
-    }
-
-    #[test]
-    fn upstream_urls() {
-        assert!(Upstream::parse("http://127.0.0.1:3000").is_ok());
-        assert!(Upstream::parse("http://app:3000/").is_ok());
-        assert!(Upstream::parse("https://app").is_err());
-        assert!(Upstream::parse("http://app/base").is_err());
-        assert!(Upstream::parse("127.0.0.1:3000").is_err());
-    }
-
-    #[test]
-    fn app_metrics_lose_our_families_only() {
-        let app = "# HELP http_requests_total Total.\n# TYPE http_requests_total counter\n\
-                   http_requests_total{route=\"/a\"} 3\n\
-                   # HELP http_request_duration_seconds D.\n# TYPE http_request_duration_seconds histogram\n\
-                   http_request_duration_seconds_bucket{le=\"+Inf\"} 1\nhttp_request_duration_seconds_sum 0.1\n\
-                   http_request_duration_seconds_count 1\n\
-                   # HELP process_cpu_seconds_total CPU.\n# TYPE process_cpu_seconds_total counter\n\
-                   process_cpu_seconds_total 1.5\n\
-                   # HELP nodejs_heap_size_total_bytes Heap.\n# TYPE nodejs_heap_size_total_bytes gauge\n\
-                   nodejs_heap_size_total_bytes 1e+07\n\
-                   untyped_thing 4\n# EOF\n";
-        let taken = |n: &str| {
-            n == "http_requests_total"
-                || n == "http_request_duration_seconds"
-                || n.starts_with("process_")
-        };
-        let out = filter_app_metrics(app, &taken);
-        assert_eq!(
-            out,
-            "# HELP nodejs_heap_size_total_bytes Heap.\n# TYPE nodejs_heap_size_total_bytes gauge\n\
-             nodejs_heap_size_total_bytes 1e+07\nuntyped_thing 4\n"
-        );
-    }
 }

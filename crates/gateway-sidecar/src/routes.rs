@@ -196,7 +196,6 @@ impl Rule {
 /// A loaded, validated rules file.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub prefix: String,
     pub buckets: Vec<f64>,
     pub unmatched: Unmatched,
     pub sessions: SessionSettings,
@@ -256,7 +255,6 @@ impl Config {
             })
             .collect();
         Ok(Config {
-            prefix,
             buckets: doc
                 .buckets
                 .map(|b| b.0)

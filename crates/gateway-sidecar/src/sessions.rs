@@ -86,12 +86,6 @@ impl Keyer {
             cookie,
         }
     }
-
-    /// The session credential a request carries, if any.
-    pub fn from_request(&self, headers: &HeaderMap, cookies: &[String]) -> Option<Credential> {
-        let (cookie, value) = raw_credential(headers, cookies)?;
-        Some(self.credential(value, cookie))
-    }
 }
 
 /// The raw session value of a request: the first configured cookie it carries (and which), else
@@ -222,43 +216,19 @@ pub fn set_cookie<'a>(
     })
 }
 
-/// Parses an IMF-fixdate (`Thu, 01 Jan 1970 00:00:00 GMT`) and the common `-`-separated
-/// variant (`Thu, 01-Jan-1970 00:00:00 GMT`) into Unix seconds.
+/// An HTTP date (IMF-fixdate `Thu, 01 Jan 1970 00:00:00 GMT`, RFC 850, asctime) as Unix
+/// seconds, read by the `httpdate` crate; also the Netscape cookie form with dashes and a
+/// four-digit year (`Thu, 01-Jan-1970 00:00:00 GMT`), which is an IMF-fixdate once the dashes are
+/// spaces.
 pub fn parse_http_date(s: &str) -> Option<i64> {
-    let s = s.split_once(',').map(|(_, r)| r).unwrap_or(s).trim();
-    let s = s.replace('-', " ");
-    let mut it = s.split_whitespace();
-    let day: i64 = it.next()?.parse().ok()?;
-    let mon = match &it.next()?.to_ascii_lowercase()[..] {
-        "jan" => 1,
-        "feb" => 2,
-        "mar" => 3,
-        "apr" => 4,
-        "may" => 5,
-        "jun" => 6,
-        "jul" => 7,
-        "aug" => 8,
-        "sep" => 9,
-        "oct" => 10,
-        "nov" => 11,
-        "dec" => 12,
-        _ => return None,
+    let t = httpdate::parse_http_date(s)
+        .or_else(|_| httpdate::parse_http_date(&s.replace('-', " ")))
+        .ok()?;
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
     };
-    let mut year: i64 = it.next()?.parse().ok()?;
-    if year < 100 {
-        year += if year < 70 { 2000 } else { 1900 };
-    }
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    // Days from civil (Howard Hinnant).
-    let y = if mon <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mon + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+    Some(secs)
 }
 
 pub fn unix_now() -> i64 {
@@ -304,8 +274,6 @@ pub struct SessionTable {
     len: AtomicUsize,
     evicted: AtomicU64,
     expired: AtomicU64,
-    started: AtomicU64,
-    ended: AtomicU64,
 }
 
 impl SessionTable {
@@ -325,8 +293,6 @@ impl SessionTable {
             len: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
             expired: AtomicU64::new(0),
-            started: AtomicU64::new(0),
-            ended: AtomicU64::new(0),
         }
     }
 
@@ -419,7 +385,6 @@ impl SessionTable {
                     self.evicted.fetch_add(1, Ordering::Relaxed);
                 }
                 t.insert_front(c.key, now, exp.unwrap_or(0));
-                self.started.fetch_add(1, Ordering::Relaxed);
                 self.len.store(t.slab.len(), Ordering::Relaxed);
             }
             None => {}
@@ -431,7 +396,6 @@ impl SessionTable {
         let mut t = self.lock();
         if let Some(i) = t.find(key) {
             t.remove_at(i);
-            self.ended.fetch_add(1, Ordering::Relaxed);
             self.len.store(t.slab.len(), Ordering::Relaxed);
         }
     }
@@ -486,24 +450,12 @@ impl SessionTable {
         self.len.load(Ordering::Relaxed)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
     }
 
     pub fn expired(&self) -> u64 {
         self.expired.load(Ordering::Relaxed)
-    }
-
-    pub fn started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
-    }
-
-    pub fn ended(&self) -> u64 {
-        self.ended.load(Ordering::Relaxed)
     }
 
     pub fn capacity(&self) -> usize {
@@ -664,18 +616,22 @@ mod tests {
     #[test]
     fn request_credential_prefers_configured_cookie_order() {
         let k = Keyer::random().unwrap();
+        let from_request = |h: &HeaderMap, cookies: &[String]| {
+            let (cookie, value) = raw_credential(h, cookies)?;
+            Some(k.credential(value, cookie))
+        };
         let cookies = vec!["sid".to_string(), "refresh".to_string()];
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
-        assert_eq!(k.from_request(&h, &cookies).unwrap().cookie, None);
+        assert_eq!(from_request(&h, &cookies).unwrap().cookie, None);
         h.append(COOKIE, HeaderValue::from_static("theme=dark; refresh=r1"));
         h.append(COOKIE, HeaderValue::from_static("sid=s1"));
-        let c = k.from_request(&h, &cookies).unwrap();
+        let c = from_request(&h, &cookies).unwrap();
         assert_eq!(c.cookie, Some(0));
         assert_eq!(c.key, k.credential("s1", None).key);
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpw"));
-        assert!(k.from_request(&h, &cookies).is_none());
+        assert!(from_request(&h, &cookies).is_none());
     }
 
     #[test]
@@ -724,6 +680,7 @@ mod tests {
             parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
             Some(784_111_777)
         );
+        assert_eq!(parse_http_date("Thu, 01-Jan-1970 00:00:10 GMT"), Some(10));
         assert_eq!(parse_http_date("garbage"), None);
     }
 

@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 pub use cli::Cli;
 use exporter_core::cli::UsageError;
-use exporter_core::server::{self, App, HttpError, Landing, ScrapeFuture, ScrapeRequest, Settings};
+use exporter_core::server::{
+    self, App, HttpError, Landing, Scrape, ScrapeFuture, ScrapeRequest, Settings,
+};
 use exporter_core::{BuildInfo, Exposition};
 
 pub use exporter_core::RunError;
@@ -34,11 +36,11 @@ impl App for KafkaApp {
     fn scrape(&self, _req: ScrapeRequest) -> ScrapeFuture {
         let view = self.shared.get();
         let mut out = Exposition::new();
-        match &view.rendered {
-            // Rendered and compressed once per collection; the server appends it to the body.
-            Some(text) => out.append_shared(Arc::clone(text)),
+        // Rendered and compressed once per collection; the server appends it to the body.
+        let tail = view.rendered.clone();
+        if tail.is_none() {
             // Before the first collection: only the health families.
-            None => snapshot::render(&view, &self.labels, &mut out),
+            snapshot::render(&view, &self.labels, &mut out);
         }
         exporter_core::build_info(
             &mut out,
@@ -50,7 +52,7 @@ impl App for KafkaApp {
                 branch: option_env!("GIT_BRANCH").unwrap_or("unknown"),
             },
         );
-        Box::pin(async move { Ok::<_, HttpError>(out) })
+        Box::pin(async move { Ok::<_, HttpError>(Scrape { head: out, tail }) })
     }
 
     /// 200 when the last collection reached the cluster and is recent (within three

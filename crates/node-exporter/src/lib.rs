@@ -1,21 +1,20 @@
 //! A drop-in replacement for prometheus/node_exporter on Linux.
 //!
 //! Same metric names, types, labels and units, same flags, same self-metrics. Each collector is
-//! one file under [`collector`], named like node_exporter's; every file it reads goes through the
-//! configured `--path.*` roots ([`collector::Paths`]). [`scrape`] runs the enabled collectors
+//! one file under `collector/`, named like node_exporter's; every file it reads goes through the
+//! configured `--path.*` roots (`collector::Paths`), and what collectors share is under `sys/`.
+//! `scrape` runs the enabled collectors
 //! concurrently under a deadline, so a hung mount or a slow file cannot hang a scrape.
 
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod cli;
-pub mod collector;
-pub mod filter;
-pub mod go;
-pub mod read;
-pub mod scrape;
-pub mod sysfs;
-pub mod threads;
+mod cli;
+mod collector;
+mod filter;
+mod scrape;
+mod sys;
+mod threads;
 
 use std::sync::Arc;
 

@@ -94,7 +94,7 @@ impl App for NodeApp {
             None => self.timeout,
         };
         let workers = self.workers;
-        Box::pin(async move { Ok(collect_all(selected?, workers, deadline).await) })
+        Box::pin(async move { Ok(collect_all(selected?, workers, deadline).await.into()) })
     }
 }
 

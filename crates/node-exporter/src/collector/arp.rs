@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::netdev::rtnl;
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::BothFilter;
+use crate::sys::netlink as rtnl;
 
 /// Flags of the `arp` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -64,7 +64,7 @@ impl Collector for Arp {
         let entries = if self.netlink {
             netlink_entries().map_err(|e| anyhow::anyhow!("could not get ARP entries: {e}"))?
         } else {
-            let text = crate::read::string(&self.path)
+            let text = crate::sys::read::string(&self.path)
                 .map_err(|e| CollectError::from_io(&self.path, e))?;
             parse_proc_net_arp(&text)
                 .map_err(|e| anyhow::anyhow!("could not get ARP entries: {e}"))?
@@ -94,14 +94,15 @@ pub fn parse_proc_net_arp(text: &str) -> Result<BTreeMap<String, u64>, String> {
             continue;
         }
         if cols.len() < 6 {
-            return Err(format!("ARP table line has {} columns: {line:?}", cols.len()));
+            return Err(format!(
+                "ARP table line has {} columns: {line:?}",
+                cols.len()
+            ));
         }
         *entries.entry(cols[5].to_string()).or_insert(0) += 1;
     }
     Ok(entries)
 }
-
-const NUD_NOARP: u16 = 0x40;
 
 /// Counts per interface index from `RTM_NEWNEIGH` message bodies (`ndmsg`: family, pad,
 /// ifindex at 4, state at 8), skipping `NUD_NOARP` entries as upstream does.
@@ -113,7 +114,7 @@ pub fn count_neighbours<'a>(bodies: impl IntoIterator<Item = &'a [u8]>) -> BTree
         }
         let index = i32::from_ne_bytes([body[4], body[5], body[6], body[7]]);
         let state = u16::from_ne_bytes([body[8], body[9]]);
-        if state & NUD_NOARP == 0 {
+        if state & libc::NUD_NOARP == 0 {
             *by_index.entry(index).or_insert(0) += 1;
         }
     }
@@ -163,7 +164,8 @@ mod tests {
 
     // As on a Linux 6.x host with a bridge and an IPoIB interface (truncated address as the
     // kernel prints it), plus an incomplete entry.
-    const PROC_NET_ARP: &str = "IP address       HW type     Flags       HW address            Mask     Device
+    const PROC_NET_ARP: &str =
+        "IP address       HW type     Flags       HW address            Mask     Device
 192.168.0.1      0x1         0x2         02:fc:00:00:00:05     *        eth0
 192.168.0.7      0x1         0x0         00:00:00:00:00:00     *        eth0
 10.0.0.4         0x20        0x2         80:00:00:48:fe:80:00:00:00     *        ib0

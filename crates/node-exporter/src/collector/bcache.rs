@@ -18,7 +18,10 @@ use super::{CollectResult, Collector, Paths};
 #[group(skip)]
 pub struct Args {
     /// Expose expensive priority stats.
-    #[arg(long = "collector.bcache.priorityStats", id = "collector.bcache.priorityStats")]
+    #[arg(
+        long = "collector.bcache.priorityStats",
+        id = "collector.bcache.priorityStats"
+    )]
     pub priority_stats: bool,
 }
 
@@ -67,8 +70,14 @@ pub fn dehumanize(s: &str) -> Option<f64> {
             b'P' => 1 << 50,
             b'E' => 1 << 60,
             // Z and Y overflow u64; procfs multiplies floats, so do we.
-            b'Z' => return pseudo_float(&s[..s.len() - 1]).map(|m| sign(neg, (m * 2f64.powi(70)).trunc())),
-            b'Y' => return pseudo_float(&s[..s.len() - 1]).map(|m| sign(neg, (m * 2f64.powi(80)).trunc())),
+            b'Z' => {
+                return pseudo_float(&s[..s.len() - 1])
+                    .map(|m| sign(neg, (m * 2f64.powi(70)).trunc()))
+            }
+            b'Y' => {
+                return pseudo_float(&s[..s.len() - 1])
+                    .map(|m| sign(neg, (m * 2f64.powi(80)).trunc()))
+            }
             _ => 0,
         } as f64;
         pseudo_float(&s[..s.len() - 1])? * mul
@@ -89,7 +98,9 @@ fn sign(neg: bool, v: f64) -> f64 {
 pub fn parse_writeback_rate_debug(text: &str) -> WritebackRate {
     let mut w = WritebackRate::default();
     for line in text.lines() {
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let v = dehumanize(value).unwrap_or(0.0);
         match key.trim() {
             "rate" => w.rate = v,
@@ -135,7 +146,7 @@ pub fn parse_priority_stats(text: &str) -> (f64, f64) {
 /// A humanized sysfs value; a missing or unreadable file counts as 0 (logged).
 fn value(dir: &Path, name: &str) -> f64 {
     let p = dir.join(name);
-    match crate::read::trimmed(&p) {
+    match crate::sys::read::trimmed(&p) {
         Ok(s) => dehumanize(&s).unwrap_or_else(|| {
             tracing::debug!(path = %p.display(), value = s, "unparsable bcache value");
             0.0
@@ -151,7 +162,12 @@ impl Bcache {
     fn set(&self, out: &mut Exposition, uuid: &str) {
         let dir = self.dir.join(uuid);
         let internal = dir.join("internal");
-        let m = |out: &mut Exposition, name: &str, help: &str, kind: MetricType, labels: &[(&str, &str)], v: f64| {
+        let m = |out: &mut Exposition,
+                 name: &str,
+                 help: &str,
+                 kind: MetricType,
+                 labels: &[(&str, &str)],
+                 v: f64| {
             out.family(&format!("node_bcache_{name}"), help, kind)
                 .sample(labels, v);
         };
@@ -173,19 +189,43 @@ impl Bcache {
             m(out, name, help, kind, &set, v);
         }
 
-        for bdev in crate::read::numbered_entries(&dir, "bdev") {
+        for bdev in crate::sys::read::numbered_entries(&dir, "bdev") {
             let bdir = dir.join(&bdev);
             let labels = [("uuid", uuid), ("backing_device", bdev.as_str())];
-            let wb = crate::read::string(&bdir.join("writeback_rate_debug"))
+            let wb = crate::sys::read::string(&bdir.join("writeback_rate_debug"))
                 .map(|t| parse_writeback_rate_debug(&t))
                 .unwrap_or_default();
             for (name, help, v) in [
-                ("dirty_data_bytes", "Amount of dirty data for this backing device in the cache.", value(&bdir, "dirty_data")),
-                ("dirty_target_bytes", "Current dirty data target threshold for this backing device in bytes.", wb.target),
-                ("writeback_rate", "Current writeback rate for this backing device in bytes.", wb.rate),
-                ("writeback_rate_proportional_term", "Current result of proportional controller, part of writeback rate", wb.proportional),
-                ("writeback_rate_integral_term", "Current result of integral controller, part of writeback rate", wb.integral),
-                ("writeback_change", "Last writeback rate change step for this backing device.", wb.change),
+                (
+                    "dirty_data_bytes",
+                    "Amount of dirty data for this backing device in the cache.",
+                    value(&bdir, "dirty_data"),
+                ),
+                (
+                    "dirty_target_bytes",
+                    "Current dirty data target threshold for this backing device in bytes.",
+                    wb.target,
+                ),
+                (
+                    "writeback_rate",
+                    "Current writeback rate for this backing device in bytes.",
+                    wb.rate,
+                ),
+                (
+                    "writeback_rate_proportional_term",
+                    "Current result of proportional controller, part of writeback rate",
+                    wb.proportional,
+                ),
+                (
+                    "writeback_rate_integral_term",
+                    "Current result of integral controller, part of writeback rate",
+                    wb.integral,
+                ),
+                (
+                    "writeback_change",
+                    "Last writeback rate change step for this backing device.",
+                    wb.change,
+                ),
             ] {
                 m(out, name, help, Gauge, &labels, v);
             }
@@ -204,22 +244,64 @@ impl Bcache {
             // Upstream only exposes readaheads when non-zero (newer kernels dropped the counter).
             let readaheads = value(&total, "cache_readaheads");
             if readaheads != 0.0 {
-                m(out, "cache_readaheads_total", "Count of times readahead occurred.", Counter, &labels, readaheads);
+                m(
+                    out,
+                    "cache_readaheads_total",
+                    "Count of times readahead occurred.",
+                    Counter,
+                    &labels,
+                    readaheads,
+                );
             }
         }
 
-        for cache in crate::read::numbered_entries(&dir, "cache") {
+        for cache in crate::sys::read::numbered_entries(&dir, "cache") {
             let cdir = dir.join(&cache);
             let labels = [("uuid", uuid), ("cache_device", cache.as_str())];
-            m(out, "io_errors", "Number of errors that have occurred, decayed by io_error_halflife.", Gauge, &labels, value(&cdir, "io_errors"));
-            m(out, "metadata_written_bytes_total", "Sum of all non data writes (btree writes and all other metadata).", Counter, &labels, value(&cdir, "metadata_written"));
-            m(out, "written_bytes_total", "Sum of all data that has been written to the cache.", Counter, &labels, value(&cdir, "written"));
+            m(
+                out,
+                "io_errors",
+                "Number of errors that have occurred, decayed by io_error_halflife.",
+                Gauge,
+                &labels,
+                value(&cdir, "io_errors"),
+            );
+            m(
+                out,
+                "metadata_written_bytes_total",
+                "Sum of all non data writes (btree writes and all other metadata).",
+                Counter,
+                &labels,
+                value(&cdir, "metadata_written"),
+            );
+            m(
+                out,
+                "written_bytes_total",
+                "Sum of all data that has been written to the cache.",
+                Counter,
+                &labels,
+                value(&cdir, "written"),
+            );
             if self.priority_stats {
-                let (unused, metadata) = crate::read::string(&cdir.join("priority_stats"))
+                let (unused, metadata) = crate::sys::read::string(&cdir.join("priority_stats"))
                     .map(|t| parse_priority_stats(&t))
                     .unwrap_or_default();
-                m(out, "priority_stats_unused_percent", "The percentage of the cache that doesn't contain any data.", Gauge, &labels, unused);
-                m(out, "priority_stats_metadata_percent", "Bcache's metadata overhead.", Gauge, &labels, metadata);
+                m(
+                    out,
+                    "priority_stats_unused_percent",
+                    "The percentage of the cache that doesn't contain any data.",
+                    Gauge,
+                    &labels,
+                    unused,
+                );
+                m(
+                    out,
+                    "priority_stats_metadata_percent",
+                    "Bcache's metadata overhead.",
+                    Gauge,
+                    &labels,
+                    metadata,
+                );
             }
         }
     }
@@ -228,7 +310,7 @@ impl Bcache {
 impl Collector for Bcache {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         // Upstream globs /sys/fs/bcache/*-*: no bcache is no output, not an error.
-        let sets: Vec<String> = crate::read::dir_names(&self.dir)
+        let sets: Vec<String> = crate::sys::read::dir_names(&self.dir)
             .unwrap_or_default()
             .into_iter()
             .filter(|n| n.contains('-'))
@@ -249,11 +331,20 @@ mod tests {
     #[test]
     fn dehumanizes_like_procfs() {
         assert_eq!(dehumanize("512"), Some(512.0));
-        assert_eq!(dehumanize("1.5k"), Some(1024.0 + (5.0 / 10.24 * 1024.0f64).trunc()));
+        assert_eq!(
+            dehumanize("1.5k"),
+            Some(1024.0 + (5.0 / 10.24 * 1024.0f64).trunc())
+        );
         assert_eq!(dehumanize("2.0M"), Some(2.0 * 1048576.0));
-        assert_eq!(dehumanize("1.1M/sec"), Some(((1.0 + 1.0 / 10.24) * 1048576.0f64).trunc()));
+        assert_eq!(
+            dehumanize("1.1M/sec"),
+            Some(((1.0 + 1.0 / 10.24) * 1048576.0f64).trunc())
+        );
         assert_eq!(dehumanize("-125k"), Some(-128000.0));
-        assert_eq!(dehumanize("-2.4k/sec"), Some(-((2.0 + 4.0 / 10.24) * 1024.0f64).trunc()));
+        assert_eq!(
+            dehumanize("-2.4k/sec"),
+            Some(-((2.0 + 4.0 / 10.24) * 1024.0f64).trunc())
+        );
         assert_eq!(dehumanize("0"), Some(0.0));
         assert_eq!(dehumanize(""), None);
         assert_eq!(dehumanize("x.yk"), None);
@@ -280,12 +371,51 @@ mod tests {
     #[test]
     fn exposes_cache_set_bdev_and_cache() {
         let dir = tempfile::tempdir().unwrap();
-        let set = dir.path().join("fs/bcache/deaddd54-c735-46d5-868e-f331c5fd7c74");
-        write(&set, &[("average_key_size", "0"), ("btree_cache_size", "0"), ("cache_available_percent", "100"), ("congested", "0"), ("root_usage_percent", "0"), ("tree_depth", "0")]);
-        write(&set.join("internal"), &[("active_journal_entries", "1"), ("btree_nodes", "2"), ("btree_read_average_duration_us", "1305"), ("cache_read_races", "0")]);
+        let set = dir
+            .path()
+            .join("fs/bcache/deaddd54-c735-46d5-868e-f331c5fd7c74");
+        write(
+            &set,
+            &[
+                ("average_key_size", "0"),
+                ("btree_cache_size", "0"),
+                ("cache_available_percent", "100"),
+                ("congested", "0"),
+                ("root_usage_percent", "0"),
+                ("tree_depth", "0"),
+            ],
+        );
+        write(
+            &set.join("internal"),
+            &[
+                ("active_journal_entries", "1"),
+                ("btree_nodes", "2"),
+                ("btree_read_average_duration_us", "1305"),
+                ("cache_read_races", "0"),
+            ],
+        );
         write(&set.join("bdev0"), &[("dirty_data", "1.5k"), ("writeback_rate_debug", "rate:\t\t1.1M/sec\ndirty:\t\t1.5k\ntarget:\t\t20.4G\nproportional:\t-125k\nintegral:\t-84.2k\nchange:\t\t-2.4k/sec\nnext io:\t63ms")]);
-        write(&set.join("bdev0/stats_total"), &[("bypassed", "1.2M"), ("cache_bypass_hits", "0"), ("cache_bypass_misses", "0"), ("cache_hits", "546"), ("cache_miss_collisions", "0"), ("cache_misses", "0"), ("cache_readaheads", "0")]);
-        write(&set.join("cache0"), &[("io_errors", "0"), ("metadata_written", "512"), ("written", "0"), ("priority_stats", "Unused:\t\t99%\nMetadata:\t0%")]);
+        write(
+            &set.join("bdev0/stats_total"),
+            &[
+                ("bypassed", "1.2M"),
+                ("cache_bypass_hits", "0"),
+                ("cache_bypass_misses", "0"),
+                ("cache_hits", "546"),
+                ("cache_miss_collisions", "0"),
+                ("cache_misses", "0"),
+                ("cache_readaheads", "0"),
+            ],
+        );
+        write(
+            &set.join("cache0"),
+            &[
+                ("io_errors", "0"),
+                ("metadata_written", "512"),
+                ("written", "0"),
+                ("priority_stats", "Unused:\t\t99%\nMetadata:\t0%"),
+            ],
+        );
         let paths = sys_at(dir.path());
         let render = |args: &Args| render(&*build(&paths, args).unwrap()).unwrap();
         let text = render(&Args::default());
@@ -306,8 +436,12 @@ mod tests {
             assert!(text.contains(&line), "missing {line}\n{text}");
         }
         assert!(!text.contains("readaheads") && !text.contains("priority_stats"));
-        let text = render(&Args { priority_stats: true });
-        assert!(text.contains(&format!("node_bcache_priority_stats_unused_percent{{cache_device=\"cache0\",{u}}} 99")));
+        let text = render(&Args {
+            priority_stats: true,
+        });
+        assert!(text.contains(&format!(
+            "node_bcache_priority_stats_unused_percent{{cache_device=\"cache0\",{u}}} 99"
+        )));
     }
 
     #[test]

@@ -30,12 +30,12 @@ struct Bonding {
 /// `(master, slaves, active)` per bonding master.
 pub fn read_bonding(root: &Path) -> Result<Vec<(String, u64, u64)>, CollectError> {
     let masters_path = root.join("bonding_masters");
-    let masters = crate::read::string(&masters_path)
+    let masters = crate::sys::read::string(&masters_path)
         .map_err(|e| CollectError::from_io(&masters_path, e))?;
     let mut res = Vec::new();
     for master in masters.split_whitespace() {
         let slaves_path = root.join(master).join("bonding/slaves");
-        let slaves = crate::read::string(&slaves_path)
+        let slaves = crate::sys::read::string(&slaves_path)
             .map_err(|e| CollectError::from_io(&slaves_path, e))?;
         let (mut total, mut active) = (0, 0);
         for slave in slaves.split_whitespace() {
@@ -43,14 +43,13 @@ pub fn read_bonding(root: &Path) -> Result<Vec<(String, u64, u64)>, CollectError
                 .join(master)
                 .join(format!("lower_{slave}"))
                 .join("bonding_slave/mii_status");
-            let state = match crate::read::string(&lower) {
+            let state = match crate::sys::read::string(&lower) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let old = root
                         .join(master)
                         .join(format!("slave_{slave}"))
                         .join("bonding_slave/mii_status");
-                    crate::read::string(&old)
-                        .map_err(|e| CollectError::from_io(&old, e))?
+                    crate::sys::read::string(&old).map_err(|e| CollectError::from_io(&old, e))?
                 }
                 other => other.map_err(|e| CollectError::from_io(&lower, e))?,
             };
@@ -97,10 +96,19 @@ mod tests {
         let net = dir.path().join("class/net");
         write_file(&net.join("bonding_masters"), "bond0 bond1\n");
         write_file(&net.join("bond0/bonding/slaves"), "eth0 eth1\n");
-        write_file(&net.join("bond0/lower_eth0/bonding_slave/mii_status"), "up\n");
-        write_file(&net.join("bond0/lower_eth1/bonding_slave/mii_status"), "down\n");
+        write_file(
+            &net.join("bond0/lower_eth0/bonding_slave/mii_status"),
+            "up\n",
+        );
+        write_file(
+            &net.join("bond0/lower_eth1/bonding_slave/mii_status"),
+            "down\n",
+        );
         write_file(&net.join("bond1/bonding/slaves"), "eth2\n");
-        write_file(&net.join("bond1/slave_eth2/bonding_slave/mii_status"), "up\n");
+        write_file(
+            &net.join("bond1/slave_eth2/bonding_slave/mii_status"),
+            "up\n",
+        );
         let paths = sys_at(dir.path());
         assert_eq!(
             render(&*build(&paths, &Args {}).unwrap()).unwrap(),
@@ -118,7 +126,9 @@ node_bonding_slaves{master=\"bond1\"} 1
         // treats any missing file that way) rather than counting a silent zero.
         write_file(&net.join("bond1/bonding/slaves"), "eth2 eth3\n");
         assert!(matches!(
-            build(&paths, &Args {}).unwrap().update(&mut Exposition::new()),
+            build(&paths, &Args {})
+                .unwrap()
+                .update(&mut Exposition::new()),
             Err(CollectError::NoData(_))
         ));
     }
@@ -126,6 +136,9 @@ node_bonding_slaves{master=\"bond1\"} 1
     #[test]
     fn no_bonding_driver_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(read_bonding(dir.path()), Err(CollectError::NoData(_))));
+        assert!(matches!(
+            read_bonding(dir.path()),
+            Err(CollectError::NoData(_))
+        ));
     }
 }

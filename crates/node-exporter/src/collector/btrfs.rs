@@ -36,9 +36,9 @@ const SECTOR: u64 = 512;
 
 /// A file's trimmed content; a missing file is empty, as procfs' btrfs reader treats it.
 fn text(path: &Path) -> Result<String, CollectError> {
-    match crate::read::trimmed(path) {
+    match crate::sys::read::trimmed(path) {
         Ok(s) => Ok(s),
-        Err(e) if crate::read::is_missing(&e) => Ok(String::new()),
+        Err(e) if crate::sys::read::is_missing(&e) => Ok(String::new()),
         Err(e) => Err(CollectError::from_io(path, e)),
     }
 }
@@ -53,7 +53,9 @@ pub fn parse_commit_stats(text: &str) -> CommitStats {
     let mut c = CommitStats::default();
     for line in text.lines() {
         let mut it = line.split_whitespace();
-        let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+        let (Some(k), Some(v)) = (it.next(), it.next()) else {
+            continue;
+        };
         let Ok(v) = v.parse::<u64>() else { continue };
         match k {
             "commits" => c.commits = v,
@@ -89,7 +91,7 @@ pub fn allocation_ratio(profile: &str, devices: usize) -> f64 {
 impl Btrfs {
     fn filesystem(&self, out: &mut Exposition, name: &str) -> CollectResult {
         let dir = self.dir.join(name);
-        let devices = crate::read::dir_names(&dir.join("devices"))
+        let devices = crate::sys::read::dir_names(&dir.join("devices"))
             .map_err(|e| CollectError::from_io(&dir.join("devices"), e))?;
         let mut uuid = text(&dir.join("metadata_uuid"))?;
         if uuid.is_empty() {
@@ -98,12 +100,24 @@ impl Btrfs {
         let uuid = uuid.as_str();
         let label = text(&dir.join("label"))?;
         let commit = parse_commit_stats(&text(&dir.join("commit_stats"))?);
-        let g = |out: &mut Exposition, n: &str, help: &str, kind: MetricType, labels: &[(&str, &str)], v: f64| {
+        let g = |out: &mut Exposition,
+                 n: &str,
+                 help: &str,
+                 kind: MetricType,
+                 labels: &[(&str, &str)],
+                 v: f64| {
             out.family(&format!("node_btrfs_{n}"), help, kind)
                 .sample(labels, v);
         };
         use MetricType::{Counter, Gauge};
-        g(out, "info", "Filesystem information", Gauge, &[("uuid", uuid), ("label", &label)], 1.0);
+        g(
+            out,
+            "info",
+            "Filesystem information",
+            Gauge,
+            &[("uuid", uuid), ("label", &label)],
+            1.0,
+        );
         g(
             out,
             "global_rsv_size_bytes",
@@ -112,10 +126,38 @@ impl Btrfs {
             &[("uuid", uuid)],
             number(&dir.join("allocation/global_rsv_size"))? as f64,
         );
-        g(out, "commits_total", "The total number of commits that have occurred.", Counter, &[("uuid", uuid)], commit.commits as f64);
-        g(out, "last_commit_seconds", "Duration of the most recent commit, in seconds.", Gauge, &[("uuid", uuid)], commit.last_ms as f64 / 1000.0);
-        g(out, "max_commit_seconds", "Duration of the slowest commit, in seconds.", Gauge, &[("uuid", uuid)], commit.max_ms as f64 / 1000.0);
-        g(out, "commit_seconds_total", "Sum of the duration of all commits, in seconds.", Counter, &[("uuid", uuid)], commit.total_ms as f64 / 1000.0);
+        g(
+            out,
+            "commits_total",
+            "The total number of commits that have occurred.",
+            Counter,
+            &[("uuid", uuid)],
+            commit.commits as f64,
+        );
+        g(
+            out,
+            "last_commit_seconds",
+            "Duration of the most recent commit, in seconds.",
+            Gauge,
+            &[("uuid", uuid)],
+            commit.last_ms as f64 / 1000.0,
+        );
+        g(
+            out,
+            "max_commit_seconds",
+            "Duration of the slowest commit, in seconds.",
+            Gauge,
+            &[("uuid", uuid)],
+            commit.max_ms as f64 / 1000.0,
+        );
+        g(
+            out,
+            "commit_seconds_total",
+            "Sum of the duration of all commits, in seconds.",
+            Counter,
+            &[("uuid", uuid)],
+            commit.total_ms as f64 / 1000.0,
+        );
 
         for kind in ["data", "metadata", "system"] {
             let adir = dir.join("allocation").join(kind);
@@ -128,7 +170,9 @@ impl Btrfs {
                 number(&adir.join("bytes_reserved"))? as f64,
             );
             // Every subdirectory is a profile (single, dup, raid1, ...).
-            let Ok(entries) = std::fs::read_dir(&adir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&adir) else {
+                continue;
+            };
             let mut profiles: Vec<String> = entries
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -136,11 +180,36 @@ impl Btrfs {
                 .collect();
             profiles.sort();
             for p in &profiles {
-                let labels = [("uuid", uuid), ("block_group_type", kind), ("mode", p.as_str())];
+                let labels = [
+                    ("uuid", uuid),
+                    ("block_group_type", kind),
+                    ("mode", p.as_str()),
+                ];
                 let pdir = adir.join(p);
-                g(out, "used_bytes", "Amount of used space by a layout/data type", Gauge, &labels, number(&pdir.join("used_bytes"))? as f64);
-                g(out, "size_bytes", "Amount of space allocated for a layout/data type", Gauge, &labels, number(&pdir.join("total_bytes"))? as f64);
-                g(out, "allocation_ratio", "Data allocation ratio for a layout/data type", Gauge, &labels, allocation_ratio(p, devices.len()));
+                g(
+                    out,
+                    "used_bytes",
+                    "Amount of used space by a layout/data type",
+                    Gauge,
+                    &labels,
+                    number(&pdir.join("used_bytes"))? as f64,
+                );
+                g(
+                    out,
+                    "size_bytes",
+                    "Amount of space allocated for a layout/data type",
+                    Gauge,
+                    &labels,
+                    number(&pdir.join("total_bytes"))? as f64,
+                );
+                g(
+                    out,
+                    "allocation_ratio",
+                    "Data allocation ratio for a layout/data type",
+                    Gauge,
+                    &labels,
+                    allocation_ratio(p, devices.len()),
+                );
             }
         }
 
@@ -162,7 +231,7 @@ impl Btrfs {
 impl Collector for Btrfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         // Upstream globs /sys/fs/btrfs/*-*: no mounted btrfs (only `features`) is no output.
-        let names: Vec<String> = crate::read::dir_names(&self.dir)
+        let names: Vec<String> = crate::sys::read::dir_names(&self.dir)
             .unwrap_or_default()
             .into_iter()
             .filter(|n| n.contains('-'))
@@ -188,8 +257,18 @@ mod tests {
 
     #[test]
     fn parses_commit_stats_and_ratios() {
-        let c = parse_commit_stats("commits 70649\nlast_commit_ms 2\nmax_commit_ms 131\ntotal_commit_ms 8458\n");
-        assert_eq!(c, CommitStats { commits: 70649, last_ms: 2, max_ms: 131, total_ms: 8458 });
+        let c = parse_commit_stats(
+            "commits 70649\nlast_commit_ms 2\nmax_commit_ms 131\ntotal_commit_ms 8458\n",
+        );
+        assert_eq!(
+            c,
+            CommitStats {
+                commits: 70649,
+                last_ms: 2,
+                max_ms: 131,
+                total_ms: 8458
+            }
+        );
         assert_eq!(allocation_ratio("raid1", 2), 2.0);
         assert_eq!(allocation_ratio("raid5", 4), 4.0 / 3.0);
         assert_eq!(allocation_ratio("raid1c3", 3), 0.0);
@@ -199,18 +278,39 @@ mod tests {
     fn exposes_filesystem() {
         // /sys/fs/btrfs/<uuid> as Linux 6.x lays it out for a two-disk raid1 filesystem.
         let dir = tempfile::tempdir().unwrap();
-        let fsdir = dir.path().join("fs/btrfs/0abb23a9-579b-43e6-ad30-227ef47fcb9d");
+        let fsdir = dir
+            .path()
+            .join("fs/btrfs/0abb23a9-579b-43e6-ad30-227ef47fcb9d");
         fs::create_dir_all(dir.path().join("fs/btrfs/features")).unwrap();
         write(&fsdir.join("label"), "fixture");
-        write(&fsdir.join("metadata_uuid"), "0abb23a9-579b-43e6-ad30-227ef47fcb9d");
-        write(&fsdir.join("commit_stats"), "commits 258051\nlast_commit_ms 1000\nmax_commit_ms 51462\ntotal_commit_ms 47836090");
+        write(
+            &fsdir.join("metadata_uuid"),
+            "0abb23a9-579b-43e6-ad30-227ef47fcb9d",
+        );
+        write(
+            &fsdir.join("commit_stats"),
+            "commits 258051\nlast_commit_ms 1000\nmax_commit_ms 51462\ntotal_commit_ms 47836090",
+        );
         write(&fsdir.join("devices/loop25/size"), "20971520");
         write(&fsdir.join("devices/loop26/size"), "20971520");
         write(&fsdir.join("allocation/global_rsv_size"), "16777216");
-        for (kind, reserved, used, total) in [("data", "0", "808189952", "2147483648"), ("metadata", "0", "933888", "1073741824"), ("system", "0", "16384", "8388608")] {
-            write(&fsdir.join(format!("allocation/{kind}/bytes_reserved")), reserved);
-            write(&fsdir.join(format!("allocation/{kind}/raid1/used_bytes")), used);
-            write(&fsdir.join(format!("allocation/{kind}/raid1/total_bytes")), total);
+        for (kind, reserved, used, total) in [
+            ("data", "0", "808189952", "2147483648"),
+            ("metadata", "0", "933888", "1073741824"),
+            ("system", "0", "16384", "8388608"),
+        ] {
+            write(
+                &fsdir.join(format!("allocation/{kind}/bytes_reserved")),
+                reserved,
+            );
+            write(
+                &fsdir.join(format!("allocation/{kind}/raid1/used_bytes")),
+                used,
+            );
+            write(
+                &fsdir.join(format!("allocation/{kind}/raid1/total_bytes")),
+                total,
+            );
         }
         let paths = sys_at(dir.path());
         let text = render(&*build(&paths, &Args::default()).unwrap()).unwrap();

@@ -93,20 +93,24 @@ pub fn parse_stat(text: &str) -> Result<ConntrackStat, String> {
 }
 
 fn read_uint(path: &std::path::Path) -> Result<u64, CollectError> {
-    let text = crate::read::trimmed(path).map_err(|e| CollectError::from_io(path, e))?;
+    let text = crate::sys::read::trimmed(path).map_err(|e| CollectError::from_io(path, e))?;
     text.parse().map_err(|e| {
-        anyhow::anyhow!("failed to retrieve conntrack stats: {}: {e}", path.display()).into()
+        anyhow::anyhow!(
+            "failed to retrieve conntrack stats: {}: {e}",
+            path.display()
+        )
+        .into()
     })
 }
 
 impl Collector for Conntrack {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let stat = match crate::read::string(&self.stat) {
+        let stat = match crate::sys::read::string(&self.stat) {
             Ok(text) => Some(
                 parse_stat(&text)
                     .map_err(|e| anyhow::anyhow!("failed to retrieve conntrack stats: {e}"))?,
             ),
-            Err(e) if crate::read::is_missing(&e) => None,
+            Err(e) if crate::sys::read::is_missing(&e) => None,
             Err(e) => return Err(CollectError::from_io(&self.stat, e)),
         };
         let entries = match &stat {

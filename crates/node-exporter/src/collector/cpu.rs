@@ -20,9 +20,9 @@ use regex_lite::Regex;
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use super::cpufreq::{cpu_number, parse_cpu_list};
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::compile_optional_regex;
+use crate::sys::cpu::{cpu_number, parse_cpu_list};
 
 /// USER_HZ: `/proc/stat` ticks per second.
 const USER_HZ: f64 = 100.0;
@@ -36,7 +36,11 @@ pub struct Args {
     /// disables it).
     #[arg(long = "collector.cpu.guest", overrides_with = "no_guest")]
     pub guest_flag: bool,
-    #[arg(long = "no-collector.cpu.guest", hide = true, overrides_with = "guest_flag")]
+    #[arg(
+        long = "no-collector.cpu.guest",
+        hide = true,
+        overrides_with = "guest_flag"
+    )]
     pub no_guest: bool,
 
     /// Enables metric cpu_info
@@ -44,7 +48,10 @@ pub struct Args {
     pub info: bool,
 
     /// Filter the `flags` field in cpuInfo with a value that must be a regular expression
-    #[arg(long = "collector.cpu.info.flags-include", value_name = "FLAGS-INCLUDE")]
+    #[arg(
+        long = "collector.cpu.info.flags-include",
+        value_name = "FLAGS-INCLUDE"
+    )]
     pub flags_include: Option<String>,
 
     /// Filter the `bugs` field in cpuInfo with a value that must be a regular expression
@@ -70,8 +77,10 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
         "collector.cpu.info.flags-include",
         args.flags_include.as_deref(),
     )?;
-    let bugs_include =
-        compile_optional_regex("collector.cpu.info.bugs-include", args.bugs_include.as_deref())?;
+    let bugs_include = compile_optional_regex(
+        "collector.cpu.info.bugs-include",
+        args.bugs_include.as_deref(),
+    )?;
     // As node_exporter: either filter turns the info metrics on.
     let info = args.info || flags_include.is_some() || bugs_include.is_some();
     if info && !args.info {
@@ -83,7 +92,7 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
     let cpu_dir = paths.sys("devices/system/cpu");
     // node_exporter reads the isolated CPUs once, at start.
     let isolated_path = cpu_dir.join("isolated");
-    let isolated = match crate::read::string(&isolated_path) {
+    let isolated = match crate::sys::read::string(&isolated_path) {
         Ok(text) => match parse_cpu_list(&text) {
             Ok(cpus) => Some(cpus),
             Err(e) => {
@@ -172,9 +181,12 @@ impl Collector for Cpu {
                 );
             }
         }
-        let cpus = match crate::read::dir_names(&self.cpu_dir) {
-            Ok(names) => names.into_iter().filter(|n| cpu_number(n).is_some()).collect(),
-            Err(e) if crate::read::is_missing(&e) => Vec::new(),
+        let cpus = match crate::sys::read::dir_names(&self.cpu_dir) {
+            Ok(names) => names
+                .into_iter()
+                .filter(|n| cpu_number(n).is_some())
+                .collect(),
+            Err(e) if crate::sys::read::is_missing(&e) => Vec::new(),
             Err(e) => return Err(CollectError::from_io(&self.cpu_dir, e)),
         };
         self.update_thermal_throttle(out, &cpus);
@@ -185,16 +197,26 @@ impl Collector for Cpu {
 
 impl Cpu {
     fn update_stat(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.stat).map_err(|e| CollectError::from_io(&self.stat, e))?;
-        let fresh = parse_proc_stat_cpus(&text).map_err(|e| anyhow::anyhow!("{}: {e}", self.stat.display()))?;
+        let text = crate::sys::read::string(&self.stat)
+            .map_err(|e| CollectError::from_io(&self.stat, e))?;
+        let fresh = parse_proc_stat_cpus(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.stat.display()))?;
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         merge_monotonic(&mut last, &fresh);
 
-        let modes = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"];
-        let fam = out.family("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", MetricType::Counter);
+        let modes = [
+            "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+        ];
+        let fam = out.family(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+            MetricType::Counter,
+        );
         let ids: Vec<String> = last.keys().map(u32::to_string).collect();
         for ((_, t), id) in last.iter().zip(&ids) {
-            let values = [t.user, t.nice, t.system, t.idle, t.iowait, t.irq, t.softirq, t.steal];
+            let values = [
+                t.user, t.nice, t.system, t.idle, t.iowait, t.irq, t.softirq, t.steal,
+            ];
             for (mode, v) in modes.iter().zip(values) {
                 fam.sample(&[("cpu", id), ("mode", mode)], v);
             }
@@ -215,8 +237,10 @@ impl Cpu {
     }
 
     fn update_info(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.cpuinfo).map_err(|e| CollectError::from_io(&self.cpuinfo, e))?;
-        let cpus = parse_cpuinfo(&text).map_err(|e| anyhow::anyhow!("{}: {e}", self.cpuinfo.display()))?;
+        let text = crate::sys::read::string(&self.cpuinfo)
+            .map_err(|e| CollectError::from_io(&self.cpuinfo, e))?;
+        let cpus =
+            parse_cpuinfo(&text).map_err(|e| anyhow::anyhow!("{}: {e}", self.cpuinfo.display()))?;
         for c in &cpus {
             let processor = c.processor.to_string();
             out.gauge(
@@ -240,7 +264,11 @@ impl Cpu {
                 out.gauge(
                     "node_cpu_frequency_hertz",
                     "CPU frequency in hertz from /proc/cpuinfo.",
-                    &[("package", &c.physical_id), ("core", &c.core_id), ("cpu", &processor)],
+                    &[
+                        ("package", &c.physical_id),
+                        ("core", &c.core_id),
+                        ("cpu", &processor),
+                    ],
                     c.mhz * 1e6,
                 );
             }
@@ -287,19 +315,20 @@ impl Cpu {
                 continue;
             }
             let (Ok(package), Ok(core)) = (
-                crate::read::u64_value(&dir.join("topology/physical_package_id")),
-                crate::read::u64_value(&dir.join("topology/core_id")),
+                crate::sys::read::u64_value(&dir.join("topology/physical_package_id")),
+                crate::sys::read::u64_value(&dir.join("topology/core_id")),
             ) else {
                 tracing::debug!(cpu = %name, "CPU is missing physical_package_id or core_id");
                 continue;
             };
             if let std::collections::btree_map::Entry::Vacant(e) = cores.entry((package, core)) {
-                if let Ok(v) = crate::read::u64_value(&throttle.join("core_throttle_count")) {
+                if let Ok(v) = crate::sys::read::u64_value(&throttle.join("core_throttle_count")) {
                     e.insert(v);
                 }
             }
             if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package) {
-                if let Ok(v) = crate::read::u64_value(&throttle.join("package_throttle_count")) {
+                if let Ok(v) = crate::sys::read::u64_value(&throttle.join("package_throttle_count"))
+                {
                     e.insert(v);
                 }
             }
@@ -316,7 +345,10 @@ impl Cpu {
             out.counter(
                 "node_cpu_core_throttles_total",
                 "Number of times this CPU core has been throttled.",
-                &[("package", &package.to_string()), ("core", &core.to_string())],
+                &[
+                    ("package", &package.to_string()),
+                    ("core", &core.to_string()),
+                ],
                 v as f64,
             );
         }
@@ -326,12 +358,13 @@ impl Cpu {
     /// without CPU hotplug (or when cpu0 cannot be unplugged, as on most x86) there is none.
     fn update_online(&self, out: &mut Exposition, cpus: &[String]) {
         let Some(first) = cpus.first() else { return };
-        match crate::read::trimmed(&self.cpu_dir.join(first).join("online")) {
+        match crate::sys::read::trimmed(&self.cpu_dir.join(first).join("online")) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             _ => {}
         }
         for name in cpus {
-            let online = crate::read::trimmed(&self.cpu_dir.join(name).join("online")).is_ok_and(|s| s == "1");
+            let online = crate::sys::read::trimmed(&self.cpu_dir.join(name).join("online"))
+                .is_ok_and(|s| s == "1");
             out.gauge(
                 "node_cpu_online",
                 "CPUs that are online and being scheduled.",
@@ -381,10 +414,14 @@ pub fn parse_proc_stat_cpus(text: &str) -> Result<BTreeMap<u32, CpuTimes>, Strin
         if id.is_empty() {
             continue; // the "cpu" total
         }
-        let id: u32 = id.parse().map_err(|_| format!("couldn't parse {line:?} (cpu/cpuid)"))?;
+        let id: u32 = id
+            .parse()
+            .map_err(|_| format!("couldn't parse {line:?} (cpu/cpuid)"))?;
         let mut t = CpuTimes::default();
         for (slot, tok) in t.fields_mut().into_iter().zip(it) {
-            let ticks: f64 = tok.parse().map_err(|_| format!("couldn't parse {line:?} (cpu)"))?;
+            let ticks: f64 = tok
+                .parse()
+                .map_err(|_| format!("couldn't parse {line:?} (cpu)"))?;
             *slot = ticks / USER_HZ;
         }
         cpus.insert(id, t);
@@ -416,13 +453,21 @@ pub struct CpuInfo {
 pub fn parse_cpuinfo(text: &str) -> Result<Vec<CpuInfo>, String> {
     let mut cpus: Vec<CpuInfo> = Vec::new();
     for line in text.lines() {
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         let key = key.trim();
         // node_exporter splits on ": "; the value keeps anything after that one space.
         let value = value.strip_prefix(' ').unwrap_or(value);
         if key == "processor" {
-            let n = value.trim().parse::<u32>().map_err(|e| format!("bad processor {value:?}: {e}"))?;
-            cpus.push(CpuInfo { processor: n, ..Default::default() });
+            let n = value
+                .trim()
+                .parse::<u32>()
+                .map_err(|e| format!("bad processor {value:?}: {e}"))?;
+            cpus.push(CpuInfo {
+                processor: n,
+                ..Default::default()
+            });
             continue;
         }
         let Some(cpu) = cpus.last_mut() else { continue };
@@ -433,11 +478,18 @@ pub fn parse_cpuinfo(text: &str) -> Result<Vec<CpuInfo>, String> {
             "model name" => cpu.model_name = value.to_string(),
             "stepping" => cpu.stepping = value.to_string(),
             "microcode" => cpu.microcode = value.to_string(),
-            "cpu MHz" => cpu.mhz = value.trim().parse().map_err(|e| format!("bad cpu MHz {value:?}: {e}"))?,
+            "cpu MHz" => {
+                cpu.mhz = value
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("bad cpu MHz {value:?}: {e}"))?
+            }
             "cache size" => cpu.cache_size = value.to_string(),
             "physical id" => cpu.physical_id = value.to_string(),
             "core id" => cpu.core_id = value.to_string(),
-            "flags" | "Features" => cpu.flags = value.split_whitespace().map(str::to_string).collect(),
+            "flags" | "Features" => {
+                cpu.flags = value.split_whitespace().map(str::to_string).collect()
+            }
             "bugs" => cpu.bugs = value.split_whitespace().map(str::to_string).collect(),
             _ => {}
         }
@@ -468,14 +520,21 @@ mod tests {
     #[test]
     fn parses_proc_stat() {
         // Linux 6.18, 2 vCPUs.
-        let text = "cpu  13154 0 3582 114995 499 0 49 13 0 0\ncpu0 6302 0 1584 58171 77 0 11 5 2 1\n\
+        let text =
+            "cpu  13154 0 3582 114995 499 0 49 13 0 0\ncpu0 6302 0 1584 58171 77 0 11 5 2 1\n\
                     cpu1 6851 0 1998 56824 422 0 38 7 0 0\nintr 220682 0 0\nctxt 390234\n";
         let cpus = parse_proc_stat_cpus(text).unwrap();
         assert_eq!(cpus.len(), 2);
-        assert_eq!(cpus[&0], times([63.02, 0.0, 15.84, 581.71, 0.77, 0.0, 0.11, 0.05, 0.02, 0.01]));
+        assert_eq!(
+            cpus[&0],
+            times([63.02, 0.0, 15.84, 581.71, 0.77, 0.0, 0.11, 0.05, 0.02, 0.01])
+        );
         // Linux 2.6.24: no steal, guest or guest_nice columns.
         let cpus = parse_proc_stat_cpus("cpu3 1 2 3 4 5 6 7\n").unwrap();
-        assert_eq!(cpus[&3], times([0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.0, 0.0, 0.0]));
+        assert_eq!(
+            cpus[&3],
+            times([0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.0, 0.0, 0.0])
+        );
         assert!(parse_proc_stat_cpus("cpu0 1 x 3\n").is_err());
         assert!(parse_proc_stat_cpus("cpuX 1 2 3\n").is_err());
     }
@@ -486,13 +545,28 @@ mod tests {
         let reading = |pairs: &[(u32, [f64; 10])]| -> BTreeMap<u32, CpuTimes> {
             pairs.iter().map(|(id, v)| (*id, times(*v))).collect()
         };
-        merge_monotonic(&mut last, &reading(&[(0, [10.0, 0.0, 5.0, 100.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0])]));
+        merge_monotonic(
+            &mut last,
+            &reading(&[(0, [10.0, 0.0, 5.0, 100.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0])]),
+        );
         // iowait steps back a little, idle too (by less than 3 s): both keep their old value.
-        merge_monotonic(&mut last, &reading(&[(0, [11.0, 0.0, 5.0, 99.5, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0])]));
-        assert_eq!(last[&0], times([11.0, 0.0, 5.0, 100.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0]));
+        merge_monotonic(
+            &mut last,
+            &reading(&[(0, [11.0, 0.0, 5.0, 99.5, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0])]),
+        );
+        assert_eq!(
+            last[&0],
+            times([11.0, 0.0, 5.0, 100.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        );
         // Idle drops by 3 s or more: a hotplug, the CPU starts afresh.
-        merge_monotonic(&mut last, &reading(&[(0, [1.0, 0.0, 0.5, 97.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])]));
-        assert_eq!(last[&0], times([1.0, 0.0, 0.5, 97.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0]));
+        merge_monotonic(
+            &mut last,
+            &reading(&[(0, [1.0, 0.0, 0.5, 97.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])]),
+        );
+        assert_eq!(
+            last[&0],
+            times([1.0, 0.0, 0.5, 97.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
+        );
         // A CPU that goes offline is forgotten; one that appears is added.
         merge_monotonic(&mut last, &reading(&[(1, [1.0; 10])]));
         assert_eq!(last.keys().copied().collect::<Vec<_>>(), [1]);
@@ -511,10 +585,19 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
     fn parses_cpuinfo() {
         let cpus = parse_cpuinfo(CPUINFO).unwrap();
         assert_eq!(cpus.len(), 2);
-        assert_eq!(cpus[0].model_name, "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz");
-        assert_eq!(cpus[0].flags, ["fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "avx512f"]);
+        assert_eq!(
+            cpus[0].model_name,
+            "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz"
+        );
+        assert_eq!(
+            cpus[0].flags,
+            ["fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "avx512f"]
+        );
         assert_eq!(cpus[0].bugs, ["cpu_meltdown", "spectre_v1", "spectre_v2"]);
-        assert_eq!((cpus[1].processor, cpus[1].core_id.as_str(), cpus[1].mhz), (1, "1", 1200.5));
+        assert_eq!(
+            (cpus[1].processor, cpus[1].core_id.as_str(), cpus[1].mhz),
+            (1, "1", 1200.5)
+        );
         assert!(cpus[1].bugs.is_empty());
         // arm64 (Linux 6.x on a Neoverse N1).
         let arm = "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes\nCPU implementer\t: 0x41\n\n\
@@ -613,14 +696,26 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
     #[test]
     fn guest_flag_off() {
         let dir = tree();
-        let text = scrape(&dir, &Args { no_guest: true, ..Args::default() });
+        let text = scrape(
+            &dir,
+            &Args {
+                no_guest: true,
+                ..Args::default()
+            },
+        );
         assert!(!text.contains("node_cpu_guest_seconds_total"));
     }
 
     #[test]
     fn info_flags_and_bugs() {
         let dir = tree();
-        let text = scrape(&dir, &Args { info: true, ..Args::default() });
+        let text = scrape(
+            &dir,
+            &Args {
+                info: true,
+                ..Args::default()
+            },
+        );
         assert!(text.contains(
             "# HELP node_cpu_info CPU information from /proc/cpuinfo.\n# TYPE node_cpu_info gauge\n\
              node_cpu_info{cachesize=\"28160 KB\",core=\"0\",cpu=\"0\",family=\"6\",microcode=\"0x2006e05\",model=\"85\",model_name=\"Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\",package=\"0\",stepping=\"4\",vendor=\"GenuineIntel\"} 1\n"
@@ -633,11 +728,22 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
         ));
         // No filter, no flag_info: node_exporter only exports filtered flags.
         assert!(!text.contains("node_cpu_flag_info"));
-        let text = scrape(&dir, &Args { info: true, cpufreq_disabled: true, ..Args::default() });
+        let text = scrape(
+            &dir,
+            &Args {
+                info: true,
+                cpufreq_disabled: true,
+                ..Args::default()
+            },
+        );
         assert!(!text.contains("node_cpu_frequency_hertz"));
 
         // A filter alone turns info on.
-        let args = Args { flags_include: Some("^(avx.*|fpu)$".into()), bugs_include: Some("spectre".into()), ..Args::default() };
+        let args = Args {
+            flags_include: Some("^(avx.*|fpu)$".into()),
+            bugs_include: Some("spectre".into()),
+            ..Args::default()
+        };
         let text = scrape(&dir, &args);
         assert!(text.contains("node_cpu_info{"));
         assert!(text.contains(
@@ -651,8 +757,20 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
 
     #[test]
     fn bad_filter_is_a_usage_error() {
-        let e = build(&Paths::default(), &Args { bugs_include: Some("[".into()), ..Args::default() }).err().unwrap();
-        assert!(e.to_string().starts_with("--collector.cpu.info.bugs-include: bad regular expression"), "{e}");
+        let e = build(
+            &Paths::default(),
+            &Args {
+                bugs_include: Some("[".into()),
+                ..Args::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("--collector.cpu.info.bugs-include: bad regular expression"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -669,7 +787,10 @@ cpu MHz\t\t: 1200.5\ncache size\t: 28160 KB\nphysical id\t: 0\ncore id\t\t: 1\nf
         assert!(!t(&["--no-collector.cpu.guest"]).guest());
         assert!(t(&["--no-collector.cpu.guest", "--collector.cpu.guest"]).guest());
         assert!(!t(&["--collector.cpu.guest", "--no-collector.cpu.guest"]).guest());
-        let a = t(&["--collector.cpu.info", "--collector.cpu.info.flags-include=^avx"]);
+        let a = t(&[
+            "--collector.cpu.info",
+            "--collector.cpu.info.flags-include=^avx",
+        ]);
         assert!(a.info);
         assert_eq!(a.flags_include.as_deref(), Some("^avx"));
     }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
+use crate::sys::cpu::{cpu_number, parse_cpu_list};
+
 use super::{CollectError, CollectResult, Collector, Paths};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -21,7 +23,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(CpuFreq { cpus: paths.sys("devices/system/cpu") }))
+    Ok(Box::new(CpuFreq {
+        cpus: paths.sys("devices/system/cpu"),
+    }))
 }
 
 struct CpuFreq {
@@ -46,13 +50,41 @@ pub struct CpuFreqStats {
 type Desc = (&'static str, &'static str, fn(&CpuFreqStats) -> Option<u64>);
 
 const FREQUENCIES: [Desc; 7] = [
-    ("node_cpu_frequency_hertz", "Current CPU thread frequency in hertz.", |s| s.cur),
-    ("node_cpu_frequency_avg_hertz", "Average CPU thread frequency in hertz.", |s| s.avg),
-    ("node_cpu_frequency_min_hertz", "Minimum CPU thread frequency in hertz.", |s| s.min),
-    ("node_cpu_frequency_max_hertz", "Maximum CPU thread frequency in hertz.", |s| s.max),
-    ("node_cpu_scaling_frequency_hertz", "Current scaled CPU thread frequency in hertz.", |s| s.scaling_cur),
-    ("node_cpu_scaling_frequency_min_hertz", "Minimum scaled CPU thread frequency in hertz.", |s| s.scaling_min),
-    ("node_cpu_scaling_frequency_max_hertz", "Maximum scaled CPU thread frequency in hertz.", |s| s.scaling_max),
+    (
+        "node_cpu_frequency_hertz",
+        "Current CPU thread frequency in hertz.",
+        |s| s.cur,
+    ),
+    (
+        "node_cpu_frequency_avg_hertz",
+        "Average CPU thread frequency in hertz.",
+        |s| s.avg,
+    ),
+    (
+        "node_cpu_frequency_min_hertz",
+        "Minimum CPU thread frequency in hertz.",
+        |s| s.min,
+    ),
+    (
+        "node_cpu_frequency_max_hertz",
+        "Maximum CPU thread frequency in hertz.",
+        |s| s.max,
+    ),
+    (
+        "node_cpu_scaling_frequency_hertz",
+        "Current scaled CPU thread frequency in hertz.",
+        |s| s.scaling_cur,
+    ),
+    (
+        "node_cpu_scaling_frequency_min_hertz",
+        "Minimum scaled CPU thread frequency in hertz.",
+        |s| s.scaling_min,
+    ),
+    (
+        "node_cpu_scaling_frequency_max_hertz",
+        "Maximum scaled CPU thread frequency in hertz.",
+        |s| s.scaling_max,
+    ),
 ];
 
 impl Collector for CpuFreq {
@@ -72,7 +104,11 @@ fn write(out: &mut Exposition, stats: &[CpuFreqStats]) {
         }
     }
     for s in stats.iter().filter(|s| !s.governor.is_empty()) {
-        let fam = out.family("node_cpu_scaling_governor", "Current enabled CPU frequency governor.", MetricType::Gauge);
+        let fam = out.family(
+            "node_cpu_scaling_governor",
+            "Current enabled CPU frequency governor.",
+            MetricType::Gauge,
+        );
         for g in s.available_governors.split(' ') {
             let on = if g == s.governor { 1.0 } else { 0.0 };
             fam.sample(&[("cpu", &s.cpu), ("governor", g)], on);
@@ -81,14 +117,19 @@ fn write(out: &mut Exposition, stats: &[CpuFreqStats]) {
 }
 
 fn read_all(cpu_dir: &Path) -> Result<Vec<CpuFreqStats>, CollectError> {
-    let names = crate::read::dir_names(cpu_dir).map_err(|e| CollectError::from_io(cpu_dir, e))?;
+    let names =
+        crate::sys::read::dir_names(cpu_dir).map_err(|e| CollectError::from_io(cpu_dir, e))?;
     let offline_path = cpu_dir.join("offline");
-    let offline = crate::read::string(&offline_path).map_err(|e| CollectError::from_io(&offline_path, e))?;
-    let offline = parse_cpu_list(&offline).map_err(|e| anyhow::anyhow!("{}: {e}", offline_path.display()))?;
+    let offline = crate::sys::read::string(&offline_path)
+        .map_err(|e| CollectError::from_io(&offline_path, e))?;
+    let offline =
+        parse_cpu_list(&offline).map_err(|e| anyhow::anyhow!("{}: {e}", offline_path.display()))?;
     let mut todo = Vec::new();
     let mut any_cpu = false;
     for name in &names {
-        let Some(number) = cpu_number(name) else { continue };
+        let Some(number) = cpu_number(name) else {
+            continue;
+        };
         any_cpu = true;
         if number.parse::<u32>().is_ok_and(|n| offline.contains(&n)) {
             continue;
@@ -99,10 +140,16 @@ fn read_all(cpu_dir: &Path) -> Result<Vec<CpuFreqStats>, CollectError> {
         }
     }
     if !any_cpu {
-        return Err(CollectError::NoData(format!("no CPUs in {}", cpu_dir.display())));
+        return Err(CollectError::NoData(format!(
+            "no CPUs in {}",
+            cpu_dir.display()
+        )));
     }
     let read_chunk = |chunk: &[(PathBuf, &str)]| -> Result<Vec<CpuFreqStats>, CollectError> {
-        chunk.iter().map(|(dir, number)| read_cpu(dir, number)).collect()
+        chunk
+            .iter()
+            .map(|(dir, number)| read_cpu(dir, number))
+            .collect()
     };
     const PER_THREAD: usize = 4;
     if todo.len() <= PER_THREAD {
@@ -110,10 +157,15 @@ fn read_all(cpu_dir: &Path) -> Result<Vec<CpuFreqStats>, CollectError> {
     }
     let chunk_len = todo.len().div_ceil(16).max(PER_THREAD);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = todo.chunks(chunk_len).map(|c| scope.spawn(move || read_chunk(c))).collect();
+        let handles: Vec<_> = todo
+            .chunks(chunk_len)
+            .map(|c| scope.spawn(move || read_chunk(c)))
+            .collect();
         let mut stats = Vec::with_capacity(todo.len());
         for h in handles {
-            let part = h.join().map_err(|_| anyhow::anyhow!("cpufreq reader thread panicked"))??;
+            let part = h
+                .join()
+                .map_err(|_| anyhow::anyhow!("cpufreq reader thread panicked"))??;
             stats.extend(part);
         }
         Ok(stats)
@@ -123,19 +175,30 @@ fn read_all(cpu_dir: &Path) -> Result<Vec<CpuFreqStats>, CollectError> {
 fn read_cpu(dir: &Path, number: &str) -> Result<CpuFreqStats, CollectError> {
     let khz = |file: &str| -> Result<Option<u64>, CollectError> {
         let path = dir.join(file);
-        match crate::read::trimmed(&path) {
+        match crate::sys::read::trimmed(&path) {
             Ok(s) => s
                 .parse::<u64>()
                 .map(Some)
                 .map_err(|e| anyhow::anyhow!("{}: {e}: {s:?}", path.display()).into()),
-            Err(e) if crate::read::is_missing(&e) || e.kind() == std::io::ErrorKind::PermissionDenied => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(path.display().to_string()).into()),
+            Err(e)
+                if crate::sys::read::is_missing(&e)
+                    || e.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(path.display().to_string())
+                .into()),
         }
     };
     // node_exporter fails the collector when a governor file cannot be read.
     let text = |file: &str| -> Result<String, CollectError> {
         let path = dir.join(file);
-        crate::read::trimmed(&path).map_err(|e| anyhow::Error::new(e).context(path.display().to_string()).into())
+        crate::sys::read::trimmed(&path).map_err(|e| {
+            anyhow::Error::new(e)
+                .context(path.display().to_string())
+                .into()
+        })
     };
     Ok(CpuFreqStats {
         cpu: number.to_string(),
@@ -151,48 +214,19 @@ fn read_cpu(dir: &Path, number: &str) -> Result<CpuFreqStats, CollectError> {
     })
 }
 
-/// The number of a `cpuN` directory (anything the glob `cpu[0-9]*` matches).
-pub fn cpu_number(name: &str) -> Option<&str> {
-    crate::read::glob_numbered(name, "cpu")
-}
-
-/// A kernel CPU list (`0-3,8,10-11\n`, or empty) as numbers.
-pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
-    let mut cpus = Vec::new();
-    for part in text.trim_end_matches('\n').split(',') {
-        if part.is_empty() {
-            continue;
-        }
-        let num = |s: &str| s.parse::<u32>().map_err(|e| format!("invalid cpu {s:?} in list: {e}"));
-        match part.split_once('-') {
-            Some((a, b)) => cpus.extend(num(a)?..=num(b)?),
-            None => cpus.push(num(part)?),
-        }
-    }
-    Ok(cpus)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::collector::testutil::{render, sys_at, write_files};
 
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_cpu_list("\n"), Ok(vec![]));
-        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), Ok(vec![0, 1, 2, 3, 8, 10, 11]));
-        assert!(parse_cpu_list("x\n").is_err());
-        assert_eq!(cpu_number("cpu12"), Some("12"));
-        assert_eq!(cpu_number("cpufreq"), None);
-        assert_eq!(cpu_number("cpuidle"), None);
-    }
-
     fn write_cpu(root: &Path, cpu: &str, files: &[(&str, &str)]) {
         write_files(&root.join(cpu).join("cpufreq"), files);
     }
 
-    const GOVS: [(&str, &str); 2] =
-        [("scaling_available_governors", "performance powersave\n"), ("scaling_governor", "powersave\n")];
+    const GOVS: [(&str, &str); 2] = [
+        ("scaling_available_governors", "performance powersave\n"),
+        ("scaling_governor", "powersave\n"),
+    ];
 
     #[test]
     fn scrapes_a_fake_sysfs() {
@@ -244,14 +278,27 @@ mod tests {
         std::fs::write(cpu.join("offline"), "\n").unwrap();
         let paths = sys_at(dir.path());
         let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
+        build(&paths, &Args::default())
+            .unwrap()
+            .update(&mut out)
+            .unwrap();
         assert_eq!(out.families().count(), 0);
         // A governor file that cannot be read fails the collector, as in node_exporter.
         write_cpu(&cpu, "cpu0", &[("scaling_cur_freq", "1\n")]);
-        assert!(build(&paths, &Args::default()).unwrap().update(&mut Exposition::new()).is_err());
+        assert!(build(&paths, &Args::default())
+            .unwrap()
+            .update(&mut Exposition::new())
+            .is_err());
         // A bad number too.
-        write_cpu(&cpu, "cpu0", &[("scaling_cur_freq", "<unknown>\n"), GOVS[0], GOVS[1]]);
-        assert!(build(&paths, &Args::default()).unwrap().update(&mut Exposition::new()).is_err());
+        write_cpu(
+            &cpu,
+            "cpu0",
+            &[("scaling_cur_freq", "<unknown>\n"), GOVS[0], GOVS[1]],
+        );
+        assert!(build(&paths, &Args::default())
+            .unwrap()
+            .update(&mut Exposition::new())
+            .is_err());
     }
 
     #[test]
@@ -260,13 +307,19 @@ mod tests {
         let cpu = dir.path().join("devices/system/cpu");
         for n in 0..37 {
             let freq = format!("{}\n", 1000 + n);
-            write_cpu(&cpu, &format!("cpu{n}"), &[("scaling_cur_freq", &freq), GOVS[0], GOVS[1]]);
+            write_cpu(
+                &cpu,
+                &format!("cpu{n}"),
+                &[("scaling_cur_freq", &freq), GOVS[0], GOVS[1]],
+            );
         }
         std::fs::write(cpu.join("offline"), "").unwrap();
         let stats = read_all(&cpu).unwrap();
         assert_eq!(stats.len(), 37);
         // Directory-name order, as node_exporter's glob.
         assert_eq!(stats[2].cpu, "10");
-        assert!(stats.iter().all(|s| s.scaling_cur == Some(1000 + s.cpu.parse::<u64>().unwrap())));
+        assert!(stats
+            .iter()
+            .all(|s| s.scaling_cur == Some(1000 + s.cpu.parse::<u64>().unwrap())));
     }
 }

@@ -26,13 +26,19 @@ pub struct Args {
     /// Regexp of diskstats devices to exclude (mutually exclusive to device-include). [default: ^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$]
     // An Option rather than a clap default: like node_exporter we must know whether the user set
     // it, because an include pattern given alone replaces the default exclude.
-    #[arg(long = "collector.diskstats.device-exclude",
-        id = "collector.diskstats.device-exclude", value_name = "REGEX")]
+    #[arg(
+        long = "collector.diskstats.device-exclude",
+        id = "collector.diskstats.device-exclude",
+        value_name = "REGEX"
+    )]
     pub device_exclude: Option<String>,
 
     /// Regexp of diskstats devices to include (mutually exclusive to device-exclude).
-    #[arg(long = "collector.diskstats.device-include",
-        id = "collector.diskstats.device-include", value_name = "REGEX")]
+    #[arg(
+        long = "collector.diskstats.device-include",
+        id = "collector.diskstats.device-include",
+        value_name = "REGEX"
+    )]
     pub device_include: Option<String>,
 
     /// DEPRECATED: Use collector.diskstats.device-exclude
@@ -165,25 +171,110 @@ pub fn parse_udev(text: &str) -> UdevInfo {
 
 /// (metric suffix, help, type, scale) for each counter of a diskstats line, in kernel order.
 const STATS: [(&str, &str, MetricType, f64); 17] = [
-    ("reads_completed_total", "The total number of reads completed successfully.", MetricType::Counter, 1.0),
-    ("reads_merged_total", "The total number of reads merged.", MetricType::Counter, 1.0),
-    ("read_bytes_total", "The total number of bytes read successfully.", MetricType::Counter, SECTOR),
-    ("read_time_seconds_total", "The total number of seconds spent by all reads.", MetricType::Counter, MS),
-    ("writes_completed_total", "The total number of writes completed successfully.", MetricType::Counter, 1.0),
-    ("writes_merged_total", "The number of writes merged.", MetricType::Counter, 1.0),
-    ("written_bytes_total", "The total number of bytes written successfully.", MetricType::Counter, SECTOR),
-    ("write_time_seconds_total", "This is the total number of seconds spent by all writes.", MetricType::Counter, MS),
-    ("io_now", "The number of I/Os currently in progress.", MetricType::Gauge, 1.0),
-    ("io_time_seconds_total", "Total seconds spent doing I/Os.", MetricType::Counter, MS),
-    ("io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", MetricType::Counter, MS),
-    ("discards_completed_total", "The total number of discards completed successfully.", MetricType::Counter, 1.0),
-    ("discards_merged_total", "The total number of discards merged.", MetricType::Counter, 1.0),
+    (
+        "reads_completed_total",
+        "The total number of reads completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "reads_merged_total",
+        "The total number of reads merged.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "read_bytes_total",
+        "The total number of bytes read successfully.",
+        MetricType::Counter,
+        SECTOR,
+    ),
+    (
+        "read_time_seconds_total",
+        "The total number of seconds spent by all reads.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "writes_completed_total",
+        "The total number of writes completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "writes_merged_total",
+        "The number of writes merged.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "written_bytes_total",
+        "The total number of bytes written successfully.",
+        MetricType::Counter,
+        SECTOR,
+    ),
+    (
+        "write_time_seconds_total",
+        "This is the total number of seconds spent by all writes.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "io_now",
+        "The number of I/Os currently in progress.",
+        MetricType::Gauge,
+        1.0,
+    ),
+    (
+        "io_time_seconds_total",
+        "Total seconds spent doing I/Os.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "io_time_weighted_seconds_total",
+        "The weighted # of seconds spent doing I/Os.",
+        MetricType::Counter,
+        MS,
+    ),
+    (
+        "discards_completed_total",
+        "The total number of discards completed successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "discards_merged_total",
+        "The total number of discards merged.",
+        MetricType::Counter,
+        1.0,
+    ),
     // Upstream exports discarded sectors as sectors, not bytes.
-    ("discarded_sectors_total", "The total number of sectors discarded successfully.", MetricType::Counter, 1.0),
-    ("discard_time_seconds_total", "This is the total number of seconds spent by all discards.", MetricType::Counter, MS),
+    (
+        "discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        MetricType::Counter,
+        MS,
+    ),
     // No trailing period: node_exporter's HELP text has none.
-    ("flush_requests_total", "The total number of flush requests completed successfully", MetricType::Counter, 1.0),
-    ("flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.", MetricType::Counter, MS),
+    (
+        "flush_requests_total",
+        "The total number of flush requests completed successfully",
+        MetricType::Counter,
+        1.0,
+    ),
+    (
+        "flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.",
+        MetricType::Counter,
+        MS,
+    ),
 ];
 
 /// The kernel's fixed sector size for these counters.
@@ -192,7 +283,11 @@ const SECTOR: f64 = 512.0;
 const MS: f64 = 0.001;
 
 const ATA: [(&str, &str, &str); 3] = [
-    ("ID_ATA_WRITE_CACHE", "node_disk_ata_write_cache", "ATA disk has a write cache."),
+    (
+        "ID_ATA_WRITE_CACHE",
+        "node_disk_ata_write_cache",
+        "ATA disk has a write cache.",
+    ),
     (
         "ID_ATA_WRITE_CACHE_ENABLED",
         "node_disk_ata_write_cache_enabled",
@@ -211,7 +306,7 @@ impl Diskstats {
             return UdevInfo::default();
         }
         let path = self.paths.udev(&format!("b{major}:{minor}"));
-        match crate::read::string(&path) {
+        match crate::sys::read::string(&path) {
             Ok(text) => parse_udev(&text),
             Err(e) => {
                 tracing::debug!(path = %path.display(), err = %e, "Failed to parse udev info");
@@ -223,14 +318,14 @@ impl Diskstats {
     /// `/sys/block/<dev>/queue/rotational`; partitions have no queue directory and get 0, as
     /// upstream's zero-valued queue stats do.
     fn rotational(&self, dev: &str) -> u64 {
-        crate::read::u64_value(&self.paths.sys(&format!("block/{dev}/queue/rotational")))
+        crate::sys::read::u64_value(&self.paths.sys(&format!("block/{dev}/queue/rotational")))
             .unwrap_or(0)
     }
 }
 
 impl Collector for Diskstats {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.diskstats)
+        let text = crate::sys::read::string(&self.diskstats)
             .map_err(|e| CollectError::from_io(&self.diskstats, e))?;
         for d in parse_diskstats(&text) {
             let dev = d.name.as_str();
@@ -310,7 +405,9 @@ impl Collector for Diskstats {
                     let Some(raw) = info.get(key) else { continue };
                     match raw.parse::<f64>() {
                         Ok(v) => out.gauge(name, help, &[("device", dev)], v),
-                        Err(e) => tracing::error!(attribute = key, value = raw, err = %e, "Failed to parse ATA value"),
+                        Err(e) => {
+                            tracing::error!(attribute = key, value = raw, err = %e, "Failed to parse ATA value")
+                        }
                     }
                 }
             }

@@ -12,8 +12,8 @@ use std::path::Path;
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use crate::sysfs::{sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::read::{sys_read_string, SysReadError};
 
 /// Flags of the `dmi` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -24,15 +24,13 @@ pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageErr
     let dir = paths.sys("class/dmi/id");
     let state = match read_dmi(&dir) {
         Ok(labels) => Ok(labels),
-        Err(e) if crate::read::is_missing(&e) => {
+        Err(e) if crate::sys::read::is_missing(&e) => {
             tracing::debug!(err = %e, "Platform does not support Desktop Management Interface (DMI) information");
             Ok(Vec::new())
         }
         // node_exporter refuses to start here; we log it and fail every scrape instead.
         Err(e) => {
-            let msg = format!(
-                "failed to read Desktop Management Interface (DMI) information: {e}"
-            );
+            let msg = format!("failed to read Desktop Management Interface (DMI) information: {e}");
             tracing::error!(err = %msg, "dmi collector");
             Err(msg)
         }
@@ -156,7 +154,10 @@ mod tests {
             ("modalias", "dmi:bvnLENOVO:...\n"),
             ("product_family", "ThinkPad X1 Carbon 7th\n"),
             ("product_name", "20QDCTO1WW\n"),
-            ("product_sku", "LENOVO_MT_20QD_BU_Think_FM_ThinkPad X1 Carbon 7th\n"),
+            (
+                "product_sku",
+                "LENOVO_MT_20QD_BU_Think_FM_ThinkPad X1 Carbon 7th\n",
+            ),
             ("product_version", "ThinkPad X1 Carbon 7th\n"),
             ("sys_vendor", "LENOVO\n"),
             ("uevent", "MODALIAS=dmi:bvnLENOVO\n"),

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use crate::go::parse_go_u64;
 use super::{CollectResult, Collector, Paths};
+use crate::sys::go::parse_go_u64;
 
 /// Flags of the `edac` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -81,7 +81,7 @@ impl Collector for Edac {
 
 /// Entries `<prefix>[0-9]*` of `dir`, sorted, with the leading digits after the prefix.
 fn numbered(dir: &Path, prefix: &str) -> Vec<(String, String)> {
-    crate::read::numbered_entries(dir, prefix)
+    crate::sys::read::numbered_entries(dir, prefix)
         .into_iter()
         .map(|name| {
             let digits: String = name[prefix.len()..]
@@ -103,9 +103,8 @@ pub fn read_controllers(mc_dir: &Path) -> anyhow::Result<Vec<Controller>> {
     for (name, number) in numbered(mc_dir, "mc") {
         let dir = mc_dir.join(&name);
         let count = |file: &str| {
-            read_count(&dir.join(file)).map_err(|e| {
-                anyhow::anyhow!("couldn't get {file} for controller {number}: {e}")
-            })
+            read_count(&dir.join(file))
+                .map_err(|e| anyhow::anyhow!("couldn't get {file} for controller {number}: {e}"))
         };
         let ce = count("ce_count")?;
         let ce_noinfo = count("ce_noinfo_count")?;
@@ -159,8 +158,14 @@ mod tests {
                 ("mc_name", "F17h\n"),
             ],
         );
-        write_files(&mc.join("mc0/csrow0"), &[("ce_count", "3\n"), ("ue_count", "4\n")]);
-        write_files(&mc.join("mc0/csrow1"), &[("ce_count", "0\n"), ("ue_count", "0\n")]);
+        write_files(
+            &mc.join("mc0/csrow0"),
+            &[("ce_count", "3\n"), ("ue_count", "4\n")],
+        );
+        write_files(
+            &mc.join("mc0/csrow1"),
+            &[("ce_count", "0\n"), ("ue_count", "0\n")],
+        );
         fs::write(mc.join("power_state"), "x").unwrap();
         assert_eq!(
             collect(dir.path()).unwrap(),
@@ -194,7 +199,8 @@ node_edac_uncorrectable_errors_total{controller=\"0\"} 5
         );
         let e = collect(dir.path()).unwrap_err();
         assert!(
-            e.to_string().contains("couldn't get ce_noinfo_count for controller 1"),
+            e.to_string()
+                .contains("couldn't get ce_noinfo_count for controller 1"),
             "{e}"
         );
     }

@@ -30,16 +30,28 @@ impl Collector for Entropy {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         // node_exporter reports a missing file here as a failure, not as "no data": every Linux
         // kernel has both.
-        let avail = read_bits(&self.avail).map_err(|e| anyhow::anyhow!("couldn't get entropy_avail: {e}"))?;
-        out.gauge("node_entropy_available_bits", "Bits of available entropy.", &[], avail);
-        let pool = read_bits(&self.pool_size).map_err(|e| anyhow::anyhow!("couldn't get entropy poolsize: {e}"))?;
-        out.gauge("node_entropy_pool_size_bits", "Bits of entropy pool.", &[], pool);
+        let avail = read_bits(&self.avail)
+            .map_err(|e| anyhow::anyhow!("couldn't get entropy_avail: {e}"))?;
+        out.gauge(
+            "node_entropy_available_bits",
+            "Bits of available entropy.",
+            &[],
+            avail,
+        );
+        let pool = read_bits(&self.pool_size)
+            .map_err(|e| anyhow::anyhow!("couldn't get entropy poolsize: {e}"))?;
+        out.gauge(
+            "node_entropy_pool_size_bits",
+            "Bits of entropy pool.",
+            &[],
+            pool,
+        );
         Ok(())
     }
 }
 
 fn read_bits(path: &std::path::Path) -> Result<f64, String> {
-    let text = crate::read::string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::sys::read::string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     parse_bits(&text).ok_or_else(|| format!("{}: not a number: {:?}", path.display(), text.trim()))
 }
 
@@ -65,7 +77,10 @@ mod tests {
     fn reads_a_fake_proc() {
         let dir = tempfile::tempdir().unwrap();
         let random = dir.path().join("sys/kernel/random");
-        write_files(&random, &[("entropy_avail", "3943\n"), ("poolsize", "4096\n")]);
+        write_files(
+            &random,
+            &[("entropy_avail", "3943\n"), ("poolsize", "4096\n")],
+        );
         let c = build(&proc_at(dir.path()), &Args::default()).unwrap();
         let text = render(&*c).unwrap();
         assert_eq!(

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use crate::sysfs::{parse_sysfs_u64, read_failed, sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::read::{parse_sysfs_u64, read_failed, sys_read_string, SysReadError};
 
 /// Flags of the `fibrechannel` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -44,17 +44,37 @@ const INFO: &[(&str, &str, bool)] = &[
 
 /// `(statistics file, metric suffix, help)`.
 const COUNTERS: &[(&str, &str, &str)] = &[
-    ("dumped_frames", "dumped_frames_total", "Number of dumped frames"),
-    ("error_frames", "error_frames_total", "Number of errors in frames"),
+    (
+        "dumped_frames",
+        "dumped_frames_total",
+        "Number of dumped frames",
+    ),
+    (
+        "error_frames",
+        "error_frames_total",
+        "Number of errors in frames",
+    ),
     (
         "invalid_crc_count",
         "invalid_crc_total",
         "Invalid Cyclic Redundancy Check count",
     ),
     ("rx_frames", "rx_frames_total", "Number of frames received"),
-    ("rx_words", "rx_words_total", "Number of words received by host port"),
-    ("tx_frames", "tx_frames_total", "Number of frames transmitted by host port"),
-    ("tx_words", "tx_words_total", "Number of words transmitted by host port"),
+    (
+        "rx_words",
+        "rx_words_total",
+        "Number of words received by host port",
+    ),
+    (
+        "tx_frames",
+        "tx_frames_total",
+        "Number of frames transmitted by host port",
+    ),
+    (
+        "tx_words",
+        "tx_words_total",
+        "Number of words transmitted by host port",
+    ),
     (
         "seconds_since_last_reset",
         "seconds_since_last_reset_total",
@@ -101,8 +121,8 @@ pub struct Host {
 
 impl Collector for FibreChannel {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir).map_err(|e| {
-            if crate::read::is_missing(&e) {
+        let names = crate::sys::read::dir_names(&self.class_dir).map_err(|e| {
+            if crate::sys::read::is_missing(&e) {
                 CollectError::NoData("fibrechannel statistics not found, skipping".into())
             } else {
                 CollectError::Other(anyhow::anyhow!(
@@ -174,9 +194,7 @@ pub fn read_host(dir: &Path) -> Result<Host, HostError> {
         let value = match sys_read_string(&path) {
             Ok(v) => v,
             Err(e) if e.is_not_found() => String::new(),
-            Err(e) => {
-                return Err(HostError::Read(read_failed(&path, e)))
-            }
+            Err(e) => return Err(HostError::Read(read_failed(&path, e))),
         };
         // "0x21000024ff7d0e42" is labelled without the prefix.
         let value = if *strip && value.len() > 2 {
@@ -188,8 +206,8 @@ pub fn read_host(dir: &Path) -> Result<Host, HostError> {
     }
 
     let stats = dir.join("statistics");
-    let present = crate::read::dir_names(&stats).map_err(|e| {
-        if crate::read::is_missing(&e) {
+    let present = crate::sys::read::dir_names(&stats).map_err(|e| {
+        if crate::sys::read::is_missing(&e) {
             HostError::NoStatistics(e)
         } else {
             HostError::Read(format!("{}: {e}", stats.display()))
@@ -204,12 +222,11 @@ pub fn read_host(dir: &Path) -> Result<Host, HostError> {
         let raw = match sys_read_string(&path) {
             Ok(v) => v,
             Err(e) if skippable(&e) => continue,
-            Err(e) => {
-                return Err(HostError::Read(read_failed(&path, e)))
-            }
+            Err(e) => return Err(HostError::Read(read_failed(&path, e))),
         };
-        let v = parse_sysfs_u64(&raw)
-            .ok_or_else(|| HostError::Parse(format!("{}: invalid value {raw:?}", path.display())))?;
+        let v = parse_sysfs_u64(&raw).ok_or_else(|| {
+            HostError::Parse(format!("{}: invalid value {raw:?}", path.display()))
+        })?;
         if v != u64::MAX {
             counters.push((*suffix, *help, v));
         }
@@ -248,7 +265,10 @@ mod tests {
                 ("speed", "16 Gbit\n"),
                 ("supported_classes", "Class 3\n"),
                 ("supported_speeds", "4 Gbit, 8 Gbit, 16 Gbit\n"),
-                ("symbolic_name", "Emulex SN1100E2P FV12.4.270.3 DV12.4.0.0. HN:gotest. OS:Linux\n"),
+                (
+                    "symbolic_name",
+                    "Emulex SN1100E2P FV12.4.270.3 DV12.4.0.0. HN:gotest. OS:Linux\n",
+                ),
             ],
         );
         write_files(

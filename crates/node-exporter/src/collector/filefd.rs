@@ -13,7 +13,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(FileFd { path: paths.proc("sys/fs/file-nr") }))
+    Ok(Box::new(FileFd {
+        path: paths.proc("sys/fs/file-nr"),
+    }))
 }
 
 struct FileFd {
@@ -22,11 +24,23 @@ struct FileFd {
 
 impl Collector for FileFd {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
-        let (allocated, maximum) = parse_file_nr(&text)
-            .ok_or_else(|| anyhow::anyhow!("couldn't get file-nr: unexpected content {:?}", text.trim()))?;
-        out.gauge("node_filefd_allocated", "File descriptor statistics: allocated.", &[], allocated);
-        out.gauge("node_filefd_maximum", "File descriptor statistics: maximum.", &[], maximum);
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
+        let (allocated, maximum) = parse_file_nr(&text).ok_or_else(|| {
+            anyhow::anyhow!("couldn't get file-nr: unexpected content {:?}", text.trim())
+        })?;
+        out.gauge(
+            "node_filefd_allocated",
+            "File descriptor statistics: allocated.",
+            &[],
+            allocated,
+        );
+        out.gauge(
+            "node_filefd_maximum",
+            "File descriptor statistics: maximum.",
+            &[],
+            maximum,
+        );
         Ok(())
     }
 }

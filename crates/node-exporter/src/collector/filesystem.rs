@@ -42,13 +42,19 @@ pub struct Args {
     /// Regexp of mount points to exclude for filesystem collector. (mutually exclusive to mount-points-include) [default: ^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)]
     // Options rather than clap defaults: an include given alone replaces the default exclude,
     // so we must know whether the exclude was set.
-    #[arg(long = "collector.filesystem.mount-points-exclude",
-        id = "collector.filesystem.mount-points-exclude", value_name = "REGEX")]
+    #[arg(
+        long = "collector.filesystem.mount-points-exclude",
+        id = "collector.filesystem.mount-points-exclude",
+        value_name = "REGEX"
+    )]
     pub mount_points_exclude: Option<String>,
 
     /// Regexp of mount points to include for filesystem collector. (mutually exclusive to mount-points-exclude)
-    #[arg(long = "collector.filesystem.mount-points-include",
-        id = "collector.filesystem.mount-points-include", value_name = "REGEX")]
+    #[arg(
+        long = "collector.filesystem.mount-points-include",
+        id = "collector.filesystem.mount-points-include",
+        value_name = "REGEX"
+    )]
     pub mount_points_include: Option<String>,
 
     /// Regexp of mount points to ignore for filesystem collector.
@@ -61,14 +67,20 @@ pub struct Args {
     pub ignored_mount_points: Option<String>,
 
     /// Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-include) [default: ^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$]
-    #[arg(long = "collector.filesystem.fs-types-exclude",
-        id = "collector.filesystem.fs-types-exclude", value_name = "REGEX")]
+    #[arg(
+        long = "collector.filesystem.fs-types-exclude",
+        id = "collector.filesystem.fs-types-exclude",
+        value_name = "REGEX"
+    )]
     pub fs_types_exclude: Option<String>,
 
     /// Regexp of filesystem types to exclude for filesystem collector. (mutually exclusive to fs-types-exclude)
     // Upstream's help says "exclude" here too; kept word for word.
-    #[arg(long = "collector.filesystem.fs-types-include",
-        id = "collector.filesystem.fs-types-include", value_name = "REGEX")]
+    #[arg(
+        long = "collector.filesystem.fs-types-include",
+        id = "collector.filesystem.fs-types-include",
+        value_name = "REGEX"
+    )]
     pub fs_types_include: Option<String>,
 
     /// Regexp of filesystem types to ignore for filesystem collector.
@@ -197,8 +209,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
         // Read-only if the mount or the superblock says so; since Linux 6.15 an ext4 that hit
         // errors=remount-ro shows `emergency_ro` in the superblock options instead of `ro`
         // (node_exporter 1.12, #3717).
-        let read_only =
-            has(f[5], "ro") || has(f[n - 1], "ro") || has(f[n - 1], "emergency_ro");
+        let read_only = has(f[5], "ro") || has(f[n - 1], "ro") || has(f[n - 1], "emergency_ro");
         out.push(Mount {
             device: f[n - 2].to_string(),
             mount_point,
@@ -298,7 +309,10 @@ impl Filesystem {
         let path = self.paths.proc("1/mountinfo");
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if crate::read::is_missing(&e) || e.kind() == io::ErrorKind::PermissionDenied => {
+            Err(e)
+                if crate::sys::read::is_missing(&e)
+                    || e.kind() == io::ErrorKind::PermissionDenied =>
+            {
                 tracing::debug!(err = %e, "Reading root mounts failed, falling back to self mounts");
                 let path = self.paths.proc("self/mountinfo");
                 std::fs::read(&path).map_err(|e| CollectError::from_io(&path, e))?
@@ -495,15 +509,31 @@ impl Collector for Filesystem {
             let Outcome::Stats(s) = outcome else { continue };
             let bsize = s.bsize as f64;
             for (name, help, v) in [
-                ("node_filesystem_size_bytes", "Filesystem size in bytes.", s.blocks as f64 * bsize),
-                ("node_filesystem_free_bytes", "Filesystem free space in bytes.", s.bfree as f64 * bsize),
+                (
+                    "node_filesystem_size_bytes",
+                    "Filesystem size in bytes.",
+                    s.blocks as f64 * bsize,
+                ),
+                (
+                    "node_filesystem_free_bytes",
+                    "Filesystem free space in bytes.",
+                    s.bfree as f64 * bsize,
+                ),
                 (
                     "node_filesystem_avail_bytes",
                     "Filesystem space available to non-root users in bytes.",
                     s.bavail as f64 * bsize,
                 ),
-                ("node_filesystem_files", "Filesystem total file nodes.", s.files as f64),
-                ("node_filesystem_files_free", "Filesystem total free file nodes.", s.ffree as f64),
+                (
+                    "node_filesystem_files",
+                    "Filesystem total file nodes.",
+                    s.files as f64,
+                ),
+                (
+                    "node_filesystem_files_free",
+                    "Filesystem total free file nodes.",
+                    s.ffree as f64,
+                ),
             ] {
                 out.gauge(name, help, &labels, v);
             }
@@ -623,7 +653,10 @@ garbage line
         .err()
         .unwrap()
         .to_string();
-        assert!(e.contains("collector.filesystem.mount-points-exclude"), "{e}");
+        assert!(
+            e.contains("collector.filesystem.mount-points-exclude"),
+            "{e}"
+        );
     }
 
     fn tree(mountinfo: &str) -> (tempfile::TempDir, Paths) {
@@ -695,7 +728,8 @@ garbage line
         }
         // No size samples for the failed mounts; /proc, /dev and squashfs are filtered out.
         assert!(!text.contains("node_filesystem_size_bytes{device=\"server:/export\""));
-        assert!(!text.contains("node_filesystem_size_bytes{device=\"/dev/vda\",device_error=\"permission"));
+        assert!(!text
+            .contains("node_filesystem_size_bytes{device=\"/dev/vda\",device_error=\"permission"));
         assert!(!text.contains("mount_info{device=\"server:/export\""));
         assert!(!text.contains("/proc") && !text.contains("squashfs"));
         assert!(c.stuck.lock().unwrap().contains("/mnt/nfs"));
@@ -788,7 +822,9 @@ garbage line
             fake_stat(Arc::new(Mutex::new(())), Arc::new(Mutex::new(Vec::new()))),
         )
         .unwrap();
-        assert!(render(&c).unwrap().contains("node_filesystem_files{device=\"/dev/vda\""));
+        assert!(render(&c)
+            .unwrap()
+            .contains("node_filesystem_files{device=\"/dev/vda\""));
     }
 
     #[test]

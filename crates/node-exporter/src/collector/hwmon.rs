@@ -20,8 +20,8 @@ use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::BothFilter;
-use crate::go::{go_parse_float, to_valid_utf8};
-use crate::sysfs::sys_read_file;
+use crate::sys::go::{go_parse_float, to_valid_utf8};
+use crate::sys::read::sys_read_file;
 
 /// Flags of the `hwmon` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -101,7 +101,7 @@ type SensorData = BTreeMap<String, BTreeMap<String, String>>;
 
 impl Collector for Hwmon {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir)
+        let names = crate::sys::read::dir_names(&self.class_dir)
             .map_err(|e| CollectError::from_io(&self.class_dir, e))?;
         // The same series can only come twice from two chips resolving to one name; the Go
         // registry keeps the first and drops the rest, so do we.
@@ -235,7 +235,12 @@ fn emit_sensor(emit: &mut Emitter<'_>, sensor: &str, props: &BTreeMap<String, St
             } else {
                 0.0
             };
-            emit.gauge("node_hwmon_beep_enabled", "Hardware beep enabled", sensor, on);
+            emit.gauge(
+                "node_hwmon_beep_enabled",
+                "Hardware beep enabled",
+                sensor,
+                on,
+            );
             return;
         }
         "vrm" => {
@@ -377,20 +382,14 @@ fn emit_sensor(emit: &mut Emitter<'_>, sensor: &str, props: &BTreeMap<String, St
             ),
         };
         let chip = emit.chip;
-        emit.sample(
-            &name,
-            &help,
-            kind,
-            &[("chip", chip), ("sensor", sensor)],
-            v,
-        );
+        emit.sample(&name, &help, kind, &[("chip", chip), ("sensor", sensor)], v);
     }
 }
 
 /// Reads every sensor file of the known types in `dir` into `data` (later reads of the same
 /// sensor property win, so `device/` overrides the class directory, as upstream).
 fn collect_sensor_data(dir: &Path, data: &mut SensorData) -> io::Result<()> {
-    for file in crate::read::dir_names(dir)? {
+    for file in crate::sys::read::dir_names(dir)? {
         let Some((sensor_type, num, prop)) = explode_sensor_filename(&file) else {
             continue;
         };
@@ -535,17 +534,20 @@ mod tests {
             explode_sensor_filename("pwm1_auto_point1_pwm"),
             Some(("pwm", 1, "auto_point1_pwm"))
         );
-        assert_eq!(explode_sensor_filename("temp01_max"), Some(("temp", 1, "max")));
-        // A number that is not followed by `_` or the end: the type shrinks to an underscore.
         assert_eq!(
-            explode_sensor_filename("in_x1y"),
-            Some(("in", 0, "x1y"))
+            explode_sensor_filename("temp01_max"),
+            Some(("temp", 1, "max"))
         );
+        // A number that is not followed by `_` or the end: the type shrinks to an underscore.
+        assert_eq!(explode_sensor_filename("in_x1y"), Some(("in", 0, "x1y")));
         assert_eq!(explode_sensor_filename("temp1x"), None);
         assert_eq!(explode_sensor_filename("temp1_"), None);
         assert_eq!(explode_sensor_filename("1temp"), None);
         assert_eq!(explode_sensor_filename(""), None);
-        assert_eq!(explode_sensor_filename("temp99999999999999999999_input"), None);
+        assert_eq!(
+            explode_sensor_filename("temp99999999999999999999_input"),
+            None
+        );
     }
 
     #[test]
@@ -673,7 +675,10 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
             format!("node_hwmon_voltage_regulator_version{{{c},sensor=\"vrm0\"}} 10"),
             format!("node_hwmon_temp_type{{{c},sensor=\"temp7\"}} 4"),
         ] {
-            assert!(text.contains(&format!("{line}\n")), "missing {line} in\n{text}");
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "missing {line} in\n{text}"
+            );
         }
         for help in [
             "# HELP node_hwmon_in_volts Hardware monitor for voltage (input)",
@@ -729,7 +734,10 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
             format!("node_hwmon_freq_freq_mhz{{{c},sensor=\"sclk\"}} 1500"),
             format!("node_hwmon_update_interval_seconds{{{c},sensor=\"update_interval0\"}} 0.5"),
         ] {
-            assert!(text.contains(&format!("{line}\n")), "missing {line} in\n{text}");
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "missing {line} in\n{text}"
+            );
         }
         assert!(text.contains("# TYPE node_hwmon_energy_joule_total counter\n"));
         // An unlabelled clock is not exposed.
@@ -799,7 +807,10 @@ node_hwmon_temp_max_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 84
             ..Args::default()
         };
         let e = build(&paths_in(dir.path()), &bad).err().unwrap();
-        assert!(e.to_string().contains("--collector.hwmon.chip-include"), "{e}");
+        assert!(
+            e.to_string().contains("--collector.hwmon.chip-include"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -93,7 +93,12 @@ const COUNTERS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Files counting 4-byte words (per lane), exposed in bytes.
-const TIMES_FOUR: [&str; 4] = ["port_rcv_data", "port_xmit_data", "port_rcv_data_64", "port_xmit_data_64"];
+const TIMES_FOUR: [&str; 4] = [
+    "port_rcv_data",
+    "port_xmit_data",
+    "port_rcv_data_64",
+    "port_xmit_data_64",
+];
 
 /// One port.
 #[derive(Debug, Default, PartialEq)]
@@ -146,7 +151,7 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 /// Go's `strconv.ParseUint(s, 0, 64)`: decimal, or `0x`/`0b`/`0o`/leading-0 prefixed. Unlike
 /// netclass' `parse_int` it takes no `_` digit separators (sysfs counters never have them).
 fn parse_uint(s: &str) -> Option<u64> {
-    let (radix, digits) = crate::go::go_base_prefix(s);
+    let (radix, digits) = crate::sys::go::go_base_prefix(s);
     if digits.is_empty() || digits.starts_with('+') {
         return None;
     }
@@ -154,16 +159,19 @@ fn parse_uint(s: &str) -> Option<u64> {
 }
 
 /// Reads a small sysfs file, trimmed; `Ok(None)` when the driver refuses it. Kept apart from
-/// netclass' `read_attr` (one 128-byte read via [`crate::sysfs::sys_read_file`]): this reads the
+/// netclass' `read_attr` (one 128-byte read via [`crate::sys::read::sys_read_file`]): this reads the
 /// whole file, fails on invalid UTF-8 and skips only the errors procfs' infiniband reader skips
 /// (not ENODEV).
 fn read_value(path: &Path) -> std::io::Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s.trim().to_string())),
         Err(e)
-            if crate::read::is_missing(&e)
+            if crate::sys::read::is_missing(&e)
                 || e.kind() == std::io::ErrorKind::PermissionDenied
-                || matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) =>
+                || matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+                ) =>
         {
             Ok(None)
         }
@@ -182,9 +190,8 @@ pub fn read_port(dir: &Path, port: u32) -> std::io::Result<Port> {
         ..Port::default()
     };
     let text = |f: &str| -> std::io::Result<String> {
-        std::fs::read_to_string(dir.join(f)).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{}: {e}", dir.join(f).display()))
-        })
+        std::fs::read_to_string(dir.join(f))
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.join(f).display())))
     };
     p.state_id = parse_state(&text("state")?).map_err(|e| io_err(dir, e))?;
     p.phys_state_id = parse_state(&text("phys_state")?).map_err(|e| io_err(dir, e))?;
@@ -195,7 +202,9 @@ pub fn read_port(dir: &Path, port: u32) -> std::io::Result<Port> {
         if sub == "counters_ext" && !dir.join("counters").is_dir() {
             continue;
         }
-        let Ok(entries) = std::fs::read_dir(&subdir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&subdir) else {
+            continue;
+        };
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
@@ -203,15 +212,15 @@ pub fn read_port(dir: &Path, port: u32) -> std::io::Result<Port> {
             .collect();
         names.sort();
         for name in names {
-            let known = COUNTERS
-                .iter()
-                .find(|(d, f, _, _)| *d == sub && *f == name);
+            let known = COUNTERS.iter().find(|(d, f, _, _)| *d == sub && *f == name);
             let is_lifespan = sub == "hw_counters" && name == "lifespan";
             if known.is_none() && !is_lifespan {
                 continue;
             }
             let path = subdir.join(&name);
-            let Some(value) = read_value(&path)? else { continue };
+            let Some(value) = read_value(&path)? else {
+                continue;
+            };
             let Some(mut v) = parse_uint(&value) else {
                 // Unreadable performance counters print "N/A (no PMA)".
                 if value.contains("N/A (no PMA)") {
@@ -232,7 +241,8 @@ pub fn read_port(dir: &Path, port: u32) -> std::io::Result<Port> {
         }
     }
     // Keep node_exporter's metric order (it does not matter for the output, which is sorted).
-    p.counters.sort_by_key(|(m, _, _)| COUNTERS.iter().position(|c| c.2 == *m));
+    p.counters
+        .sort_by_key(|(m, _, _)| COUNTERS.iter().position(|c| c.2 == *m));
     Ok(p)
 }
 
@@ -244,7 +254,12 @@ pub fn read_device(dir: &Path, name: &str) -> std::io::Result<Device> {
     };
     // fw_ver is exposed by every driver since Linux 4.10; board_id and hca_type are optional.
     d.firmware_version = std::fs::read_to_string(dir.join("fw_ver"))
-        .map_err(|e| std::io::Error::new(e.kind(), format!("failed to read HCA firmware version: {e}")))?
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("failed to read HCA firmware version: {e}"),
+            )
+        })?
         .trim()
         .to_string();
     for (f, slot) in [("board_id", &mut d.board_id), ("hca_type", &mut d.hca_type)] {
@@ -256,9 +271,15 @@ pub fn read_device(dir: &Path, name: &str) -> std::io::Result<Device> {
     }
     let ports_dir = dir.join("ports");
     let mut ports = Vec::new();
-    for entry in std::fs::read_dir(&ports_dir)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("failed to list InfiniBand ports at {:?}: {e}", ports_dir.display())))?
-    {
+    for entry in std::fs::read_dir(&ports_dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "failed to list InfiniBand ports at {:?}: {e}",
+                ports_dir.display()
+            ),
+        )
+    })? {
         let entry = entry?;
         let pname = entry.file_name().to_string_lossy().into_owned();
         let num: u32 = pname
@@ -273,10 +294,11 @@ pub fn read_device(dir: &Path, name: &str) -> std::io::Result<Device> {
 
 impl Collector for InfiniBand {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.dir).map_err(|e| CollectError::from_io(&self.dir, e))?;
+        let names = crate::sys::read::dir_names(&self.dir)
+            .map_err(|e| CollectError::from_io(&self.dir, e))?;
         for name in names {
             let dev = read_device(&self.dir.join(&name), &name).map_err(|e| {
-                if crate::read::is_missing(&e) {
+                if crate::sys::read::is_missing(&e) {
                     CollectError::NoData(format!("infiniband statistics not found: {e}"))
                 } else {
                     anyhow::anyhow!("error obtaining InfiniBand class info: {e}").into()
@@ -323,7 +345,12 @@ impl Collector for InfiniBand {
                     );
                 }
                 for &(metric, help, v) in &p.counters {
-                    out.counter(&format!("node_infiniband_{metric}"), help, &labels, v as f64);
+                    out.counter(
+                        &format!("node_infiniband_{metric}"),
+                        help,
+                        &labels,
+                        v as f64,
+                    );
                 }
             }
         }
@@ -364,16 +391,25 @@ mod tests {
         write_file(&ib.join("mlx5_0/ports/1/counters/port_rcv_data"), "1000\n");
         write_file(&ib.join("mlx5_0/ports/1/counters/port_xmit_wait"), "3\n");
         write_file(&ib.join("mlx5_0/ports/1/counters/VL15_dropped"), "0\n");
-        write_file(&ib.join("mlx5_0/ports/1/counters/unknown_new_counter"), "9\n");
+        write_file(
+            &ib.join("mlx5_0/ports/1/counters/unknown_new_counter"),
+            "9\n",
+        );
         write_file(&ib.join("mlx5_0/ports/1/hw_counters/out_of_buffer"), "7\n");
         write_file(&ib.join("mlx5_0/ports/1/hw_counters/lifespan"), "12\n");
         write_file(&ib.join("mthca0/fw_ver"), "1.2.0\n");
         write_file(&ib.join("mthca0/ports/1/state"), "1: DOWN\n");
         write_file(&ib.join("mthca0/ports/1/phys_state"), "2: Polling\n");
         write_file(&ib.join("mthca0/ports/1/rate"), "10 Gb/sec (4X)\n");
-        write_file(&ib.join("mthca0/ports/1/counters/link_downed"), "N/A (no PMA)\n");
+        write_file(
+            &ib.join("mthca0/ports/1/counters/link_downed"),
+            "N/A (no PMA)\n",
+        );
         write_file(&ib.join("mthca0/ports/1/counters/symbol_error"), "2\n");
-        write_file(&ib.join("mthca0/ports/1/counters_ext/port_xmit_data_64"), "5\n");
+        write_file(
+            &ib.join("mthca0/ports/1/counters_ext/port_xmit_data_64"),
+            "5\n",
+        );
         dir
     }
 
@@ -405,12 +441,22 @@ mod tests {
     fn absent_class_is_no_data_and_garbage_is_an_error() {
         let empty = tempfile::tempdir().unwrap();
         let paths = sys_at(empty.path());
-        let err = build(&paths, &Args {}).unwrap().update(&mut Exposition::new()).unwrap_err();
+        let err = build(&paths, &Args {})
+            .unwrap()
+            .update(&mut Exposition::new())
+            .unwrap_err();
         assert!(matches!(err, CollectError::NoData(_)));
         let dir = fake_sysfs();
-        write_file(&dir.path().join("class/infiniband/mlx5_0/ports/1/counters/symbol_error"), "lots\n");
+        write_file(
+            &dir.path()
+                .join("class/infiniband/mlx5_0/ports/1/counters/symbol_error"),
+            "lots\n",
+        );
         let paths = sys_at(dir.path());
-        let err = build(&paths, &Args {}).unwrap().update(&mut Exposition::new()).unwrap_err();
+        let err = build(&paths, &Args {})
+            .unwrap()
+            .update(&mut Exposition::new())
+            .unwrap_err();
         assert!(matches!(err, CollectError::Other(_)), "{err}");
     }
 }

@@ -13,7 +13,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::go::go_ip_string;
+use crate::sys::go::go_ip_string;
 
 /// Every backend label, in node_exporter's order.
 pub const FULL_LABELS: [&str; 6] = [
@@ -195,21 +195,47 @@ pub fn parse_backends(text: &str) -> Result<Vec<Backend>, String> {
 
 impl Collector for Ipvs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.stats).map_err(|e| CollectError::from_io(&self.stats, e))?;
+        let text = crate::sys::read::string(&self.stats)
+            .map_err(|e| CollectError::from_io(&self.stats, e))?;
         let s = parse_stats(&text).map_err(|e| anyhow::anyhow!("could not get IPVS stats: {e}"))?;
         for (name, help, v) in [
-            ("node_ipvs_connections_total", "The total number of connections made.", s.connections),
-            ("node_ipvs_incoming_packets_total", "The total number of incoming packets.", s.incoming_packets),
-            ("node_ipvs_outgoing_packets_total", "The total number of outgoing packets.", s.outgoing_packets),
-            ("node_ipvs_incoming_bytes_total", "The total amount of incoming data.", s.incoming_bytes),
-            ("node_ipvs_outgoing_bytes_total", "The total amount of outgoing data.", s.outgoing_bytes),
+            (
+                "node_ipvs_connections_total",
+                "The total number of connections made.",
+                s.connections,
+            ),
+            (
+                "node_ipvs_incoming_packets_total",
+                "The total number of incoming packets.",
+                s.incoming_packets,
+            ),
+            (
+                "node_ipvs_outgoing_packets_total",
+                "The total number of outgoing packets.",
+                s.outgoing_packets,
+            ),
+            (
+                "node_ipvs_incoming_bytes_total",
+                "The total amount of incoming data.",
+                s.incoming_bytes,
+            ),
+            (
+                "node_ipvs_outgoing_bytes_total",
+                "The total amount of outgoing data.",
+                s.outgoing_bytes,
+            ),
         ] {
             out.counter(name, help, &[], v as f64);
         }
 
-        let text = crate::read::string(&self.backends)
-            .map_err(|e| anyhow::anyhow!("could not get backend status: {}: {e}", self.backends.display()))?;
-        let backends = parse_backends(&text).map_err(|e| anyhow::anyhow!("could not get backend status: {e}"))?;
+        let text = crate::sys::read::string(&self.backends).map_err(|e| {
+            anyhow::anyhow!(
+                "could not get backend status: {}: {e}",
+                self.backends.display()
+            )
+        })?;
+        let backends = parse_backends(&text)
+            .map_err(|e| anyhow::anyhow!("could not get backend status: {e}"))?;
         // Sum over the labels left out.
         let mut sums: BTreeMap<Vec<String>, (u64, u64, u64)> = BTreeMap::new();
         for b in &backends {
@@ -333,7 +359,10 @@ UDP  [2620:0000:0000:0000:0000:0000:0000:0001]:0035 rr
 
     #[test]
     fn labels_flag() {
-        assert_eq!(parse_labels("proto,local_port").unwrap(), vec!["local_port", "proto"]);
+        assert_eq!(
+            parse_labels("proto,local_port").unwrap(),
+            vec!["local_port", "proto"]
+        );
         assert_eq!(
             parse_labels("zeta,proto,alpha").unwrap_err(),
             "unknown IPVS backend labels: \"alpha, zeta\""
@@ -368,12 +397,17 @@ UDP  [2620:0000:0000:0000:0000:0000:0000:0001]:0035 rr
         assert!(text.contains(
             "node_ipvs_backend_connections_active{proto=\"TCP\",remote_address=\"192.168.82.22\"} 1747\n"
         ));
-        assert!(text.contains("node_ipvs_backend_weight{proto=\"TCP\",remote_address=\"192.168.82.22\"} 200\n"));
+        assert!(text.contains(
+            "node_ipvs_backend_weight{proto=\"TCP\",remote_address=\"192.168.82.22\"} 200\n"
+        ));
     }
 
     #[test]
     fn no_module_is_no_data_and_bad_labels_fail_build() {
-        assert!(matches!(run(&Args::default(), &[]), Err(CollectError::NoData(_))));
+        assert!(matches!(
+            run(&Args::default(), &[]),
+            Err(CollectError::NoData(_))
+        ));
         let bad = Args {
             ipvs_backend_labels: "nope".into(),
         };

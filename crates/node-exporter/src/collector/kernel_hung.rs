@@ -19,7 +19,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(KernelHung { path: paths.proc("sys/kernel/hung_task_detect_count") }))
+    Ok(Box::new(KernelHung {
+        path: paths.proc("sys/kernel/hung_task_detect_count"),
+    }))
 }
 
 struct KernelHung {
@@ -28,9 +30,11 @@ struct KernelHung {
 
 impl Collector for KernelHung {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
-        let count = parse_count(&text)
-            .ok_or_else(|| anyhow::anyhow!("{}: not a number: {:?}", self.path.display(), text.trim()))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
+        let count = parse_count(&text).ok_or_else(|| {
+            anyhow::anyhow!("{}: not a number: {:?}", self.path.display(), text.trim())
+        })?;
         out.counter(
             "node_kernel_hung_tasks_total",
             "Total number of tasks that have been detected as hung since the system booted.",
@@ -61,7 +65,10 @@ mod tests {
     fn missing_file_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
         let c = build(&proc_at(dir.path()), &Args::default()).unwrap();
-        assert!(matches!(c.update(&mut Exposition::new()), Err(CollectError::NoData(_))));
+        assert!(matches!(
+            c.update(&mut Exposition::new()),
+            Err(CollectError::NoData(_))
+        ));
 
         write_file(&dir.path().join("sys/kernel/hung_task_detect_count"), "3\n");
         assert_eq!(

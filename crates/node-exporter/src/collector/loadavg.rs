@@ -10,7 +10,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(Loadavg { path: paths.proc("loadavg") }))
+    Ok(Box::new(Loadavg {
+        path: paths.proc("loadavg"),
+    }))
 }
 
 struct Loadavg {
@@ -19,8 +21,10 @@ struct Loadavg {
 
 impl Collector for Loadavg {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
-        let loads = parse_loadavg(&text).ok_or_else(|| anyhow::anyhow!("unexpected content in {}", self.path.display()))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
+        let loads = parse_loadavg(&text)
+            .ok_or_else(|| anyhow::anyhow!("unexpected content in {}", self.path.display()))?;
         for (name, help, value) in [
             ("node_load1", "1m load average.", loads[0]),
             ("node_load5", "5m load average.", loads[1]),
@@ -44,7 +48,10 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(parse_loadavg("0.13 0.04 0.01 3/82 1784\n"), Some([0.13, 0.04, 0.01]));
+        assert_eq!(
+            parse_loadavg("0.13 0.04 0.01 3/82 1784\n"),
+            Some([0.13, 0.04, 0.01])
+        );
         assert_eq!(parse_loadavg("0.13 0.04"), None);
         assert_eq!(parse_loadavg(""), None);
     }

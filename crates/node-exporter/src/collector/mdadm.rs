@@ -113,7 +113,11 @@ pub fn parse_mdstat(text: &str) -> Vec<MdStat> {
             match raid_counts(status) {
                 Some((total, active, down)) => (active, total, down),
                 None => {
-                    tracing::debug!(device = name, status, "no [n/m] [UU] counts in md status line");
+                    tracing::debug!(
+                        device = name,
+                        status,
+                        "no [n/m] [UU] counts in md status line"
+                    );
                     continue;
                 }
             }
@@ -168,12 +172,12 @@ pub fn parse_mdstat(text: &str) -> Vec<MdStat> {
 
 /// `/sys/block/<md>/md`: (device, raid_disks, degraded).
 fn read_mdraid(dir: &std::path::Path, device: &str) -> std::io::Result<(u64, u64)> {
-    let level = crate::read::trimmed(&dir.join("level"))?;
-    let disks = crate::read::u64_value(&dir.join("raid_disks"))?;
+    let level = crate::sys::read::trimmed(&dir.join("level"))?;
+    let disks = crate::sys::read::u64_value(&dir.join("raid_disks"))?;
     // The kernel has a `degraded` attribute only for redundant personalities.
     let degraded = match level.as_str() {
         "raid1" | "raid4" | "raid5" | "raid6" | "raid10" => {
-            crate::read::u64_value(&dir.join("degraded"))?
+            crate::sys::read::u64_value(&dir.join("degraded"))?
         }
         _ => 0,
     };
@@ -183,7 +187,7 @@ fn read_mdraid(dir: &std::path::Path, device: &str) -> std::io::Result<(u64, u64
 
 impl Collector for Mdadm {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.mdstat)
+        let text = crate::sys::read::string(&self.mdstat)
             .map_err(|e| CollectError::from_io(&self.mdstat, e))?;
         for md in parse_mdstat(&text) {
             let dev = md.name.as_str();
@@ -235,7 +239,7 @@ impl Collector for Mdadm {
         }
 
         // The sysfs half is optional: without /sys/block the mdstat families still stand.
-        let names = match crate::read::dir_names(&self.sys_block) {
+        let names = match crate::sys::read::dir_names(&self.sys_block) {
             Ok(n) => n,
             Err(e) => {
                 tracing::debug!(path = %self.sys_block.display(), err = %e, "Not collecting mdraids");
@@ -262,7 +266,9 @@ impl Collector for Mdadm {
                         degraded as f64,
                     );
                 }
-                Err(e) => tracing::debug!(device = %name, err = %e, "cannot read md sysfs attributes"),
+                Err(e) => {
+                    tracing::debug!(device = %name, err = %e, "cannot read md sysfs attributes")
+                }
             }
         }
         Ok(())
@@ -342,34 +348,66 @@ unused devices: <none>
         assert_eq!(v.len(), 12, "{v:#?}");
         let md3 = find(&v, "md3");
         assert_eq!(
-            (md3.state.as_str(), md3.disks_active, md3.disks_total, md3.disks_spare),
+            (
+                md3.state.as_str(),
+                md3.disks_active,
+                md3.disks_total,
+                md3.disks_spare
+            ),
             ("active", 8, 8, 2)
         );
-        assert_eq!((md3.blocks_total, md3.blocks_synced), (5853468288, 5853468288));
+        assert_eq!(
+            (md3.blocks_total, md3.blocks_synced),
+            (5853468288, 5853468288)
+        );
         let md4 = find(&v, "md4");
         assert_eq!(
-            (md4.state.as_str(), md4.disks_active, md4.disks_total, md4.disks_failed, md4.disks_spare),
+            (
+                md4.state.as_str(),
+                md4.disks_active,
+                md4.disks_total,
+                md4.disks_failed,
+                md4.disks_spare
+            ),
             ("inactive", 0, 0, 1, 1)
         );
         let md6 = find(&v, "md6");
         assert_eq!(
-            (md6.state.as_str(), md6.disks_active, md6.disks_total, md6.disks_down, md6.blocks_synced),
+            (
+                md6.state.as_str(),
+                md6.disks_active,
+                md6.disks_total,
+                md6.disks_down,
+                md6.blocks_synced
+            ),
             ("recovering", 1, 2, 1, 16775552)
         );
         assert_eq!(find(&v, "md8").state, "resyncing");
         let md7 = find(&v, "md7");
-        assert_eq!((md7.state.as_str(), md7.disks_active, md7.disks_failed), ("active", 3, 1));
+        assert_eq!(
+            (md7.state.as_str(), md7.disks_active, md7.disks_failed),
+            ("active", 3, 1)
+        );
         let md5 = find(&v, "md5");
-        assert_eq!((md5.state.as_str(), md5.blocks_synced), ("checking", 242316928));
+        assert_eq!(
+            (md5.state.as_str(), md5.blocks_synced),
+            ("checking", 242316928)
+        );
         let md9 = find(&v, "md9");
-        assert_eq!((md9.state.as_str(), md9.blocks_synced, md9.disks_failed), ("resyncing", 0, 2));
+        assert_eq!(
+            (md9.state.as_str(), md9.blocks_synced, md9.disks_failed),
+            ("resyncing", 0, 2)
+        );
         let md10 = find(&v, "md10");
         assert_eq!((md10.disks_active, md10.disks_total), (2, 2));
         let md11 = find(&v, "md11");
         assert_eq!((md11.state.as_str(), md11.blocks_synced), ("resyncing", 0));
         assert_eq!(find(&v, "md120").disks_total, 2);
         let md219 = find(&v, "md219");
-        assert_eq!((md219.state.as_str(), md219.disks_spare, md219.blocks_total), ("inactive", 3, 7932));
+        assert_eq!(
+            (md219.state.as_str(), md219.disks_spare, md219.blocks_total),
+            ("inactive", 3, 7932)
+        );
         assert!(v.iter().all(|m| m.name != "md99" && m.name != "md98"));
     }
 
@@ -387,11 +425,17 @@ unused devices: <none>
             "Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n      1046528 blocks super 1.2 [2/1] [U_]\n      [==>..................]  recovery = 12.0% (125952/1046528) finish=0.1min speed=125952K/sec\n\nunused devices: <none>\n",
         );
         // /sys/block/md0/md as on Linux 6.x for a degraded raid1; md1 a raid0 (no degraded file).
-        for (dev, level, disks, degraded) in [("md0", "raid1", "2", Some("1")), ("md1", "raid0", "2", None)] {
+        for (dev, level, disks, degraded) in [
+            ("md0", "raid1", "2", Some("1")),
+            ("md1", "raid0", "2", None),
+        ] {
             let md = root.join("sys/block").join(dev).join("md");
             write_files(
                 &md,
-                &[("level", &format!("{level}\n")), ("raid_disks", &format!("{disks}\n"))],
+                &[
+                    ("level", &format!("{level}\n")),
+                    ("raid_disks", &format!("{disks}\n")),
+                ],
             );
             if let Some(d) = degraded {
                 write_file(&md.join("degraded"), &format!("{d}\n"));

@@ -16,7 +16,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(Meminfo { path: paths.proc("meminfo") }))
+    Ok(Box::new(Meminfo {
+        path: paths.proc("meminfo"),
+    }))
 }
 
 struct Meminfo {
@@ -81,13 +83,19 @@ pub const FIELDS: [(&str, bool); 51] = [
 
 impl Collector for Meminfo {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let fields = parse_meminfo(&text);
         if fields.is_empty() {
             return Err(anyhow::anyhow!("no fields in {}", self.path.display()).into());
         }
         for (key, value) in fields {
-            out.gauge(&format!("node_memory_{key}"), &format!("Memory information field {key}."), &[], value);
+            out.gauge(
+                &format!("node_memory_{key}"),
+                &format!("Memory information field {key}."),
+                &[],
+                value,
+            );
         }
         Ok(())
     }
@@ -99,10 +107,18 @@ pub fn parse_meminfo(text: &str) -> Vec<(String, f64)> {
     let mut fields = Vec::with_capacity(FIELDS.len());
     for line in text.lines() {
         let mut parts = line.split_whitespace();
-        let (Some(key), Some(value)) = (parts.next(), parts.next()) else { continue };
-        let Some(key) = key.strip_suffix(':') else { continue };
-        let Some(&(_, is_count)) = FIELDS.iter().find(|(k, _)| *k == key) else { continue };
-        let Ok(mut value) = value.parse::<f64>() else { continue };
+        let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some(key) = key.strip_suffix(':') else {
+            continue;
+        };
+        let Some(&(_, is_count)) = FIELDS.iter().find(|(k, _)| *k == key) else {
+            continue;
+        };
+        let Ok(mut value) = value.parse::<f64>() else {
+            continue;
+        };
         let mut name = key.replace('(', "_").replace(')', "");
         if !is_count {
             // The kernel only ever writes "kB"; a size without a unit is bytes already.

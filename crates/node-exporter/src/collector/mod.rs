@@ -3,7 +3,7 @@
 //! A collector is built once at start-up from its flags ([`Paths`] and its own `Args`, a clap
 //! struct flattened into the command line) and then asked to [`Collector::update`] on every
 //! scrape. Adding one: write `<name>.rs` with `pub struct Args` and `pub fn build`, then add a
-//! line to the `collectors!` list below.
+//! `mod` line and a line to the `collectors!` table below.
 
 use std::path::{Path, PathBuf};
 
@@ -83,7 +83,7 @@ pub enum CollectError {
 impl CollectError {
     /// `NoData` for a missing file, `Io` otherwise.
     pub fn from_io(path: &Path, e: std::io::Error) -> Self {
-        if crate::read::is_missing(&e) {
+        if crate::sys::read::is_missing(&e) {
             CollectError::NoData(format!("{} not found", path.display()))
         } else {
             CollectError::Other(anyhow::Error::new(e).context(path.display().to_string()))
@@ -109,8 +109,6 @@ fn enable_help(name: &str, default: bool) -> String {
 
 macro_rules! collectors {
     ($( $name:literal => $module:ident, default $default:expr; )*) => {
-        $( pub mod $module; )*
-
         /// Every collector's own flags, flattened into the command line.
         #[derive(clap::Args, Debug, Clone)]
         pub struct CollectorArgs {
@@ -152,6 +150,54 @@ pub fn enable_flags(cmd: clap::Command) -> clap::Command {
     }
     cmd
 }
+
+pub mod arp;
+pub mod bcache;
+pub mod bonding;
+pub mod btrfs;
+pub mod conntrack;
+pub mod cpu;
+pub mod cpufreq;
+pub mod diskstats;
+pub mod dmi;
+pub mod edac;
+pub mod entropy;
+pub mod fibrechannel;
+pub mod filefd;
+pub mod filesystem;
+pub mod hwmon;
+pub mod infiniband;
+pub mod ipvs;
+pub mod kernel_hung;
+pub mod loadavg;
+pub mod mdadm;
+pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
+pub mod nvme;
+pub mod os;
+pub mod powersupplyclass;
+pub mod pressure;
+pub mod rapl;
+pub mod schedstat;
+pub mod selinux;
+pub mod sockstat;
+pub mod softnet;
+pub mod stat;
+pub mod tapestats;
+pub mod textfile;
+pub mod thermal_zone;
+pub mod time;
+pub mod timex;
+pub mod udp_queues;
+pub mod uname;
+pub mod vmstat;
+pub mod watchdog;
+pub mod xfs;
+pub mod zfs;
 
 #[cfg(test)]
 pub(crate) mod testutil;

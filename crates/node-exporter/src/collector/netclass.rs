@@ -18,7 +18,8 @@ use regex_lite::Regex;
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::compile_regex;
-use crate::sysfs::{read_failed, sys_read_file, SysReadError};
+use crate::sys::netlink as rtnl;
+use crate::sys::read::{read_failed, sys_read_file, SysReadError};
 
 /// Flags of the `netclass` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -46,7 +47,10 @@ pub struct Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let ignored = compile_regex("collector.netclass.ignored-devices", &args.netclass_ignored_devices)?;
+    let ignored = compile_regex(
+        "collector.netclass.ignored-devices",
+        &args.netclass_ignored_devices,
+    )?;
     Ok(Box::new(NetClass {
         dir: paths.sys("class/net"),
         ignored,
@@ -202,7 +206,7 @@ fn admin_state(flags: Option<i64>) -> &'static str {
 
 /// Errors node_exporter treats as "no data" for the whole collector.
 fn is_absent(e: &std::io::Error) -> bool {
-    crate::read::is_missing(e) || e.kind() == std::io::ErrorKind::PermissionDenied
+    crate::sys::read::is_missing(e) || e.kind() == std::io::ErrorKind::PermissionDenied
 }
 
 /// The entries of `class/net` that are not regular files (so not `bonding_masters`), sorted.
@@ -221,14 +225,14 @@ fn list_devices(dir: &Path) -> std::io::Result<Vec<String>> {
 
 /// Reads a sysfs attribute as node_exporter's procfs does: one read of at most 128 bytes,
 /// trimmed. `None` when the kernel has no value for this device (missing, EINVAL, EOPNOTSUPP,
-/// EPERM). Not [`crate::sysfs::sys_read_string`]: this collector has always replaced each
+/// EPERM). Not [`crate::sys::read::sys_read_string`]: this collector has always replaced each
 /// invalid UTF-8 sequence (not each run) and trimmed Unicode (not only ASCII) whitespace, which
 /// matters for user-set attributes such as `ifalias`.
 fn read_attr(path: &Path) -> std::io::Result<Option<String>> {
     match sys_read_file(path).map_err(SysReadError::into_io) {
         Ok(raw) => Ok(Some(String::from_utf8_lossy(&raw).trim().to_string())),
         Err(e)
-            if crate::read::is_missing(&e)
+            if crate::sys::read::is_missing(&e)
                 || e.kind() == std::io::ErrorKind::PermissionDenied
                 || matches!(
                     e.raw_os_error(),
@@ -247,7 +251,7 @@ pub fn parse_int(s: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let (radix, digits) = crate::go::go_base_prefix(digits);
+    let (radix, digits) = crate::sys::go::go_base_prefix(digits);
     if digits.is_empty() || digits.starts_with(['+', '-']) {
         return None;
     }
@@ -261,9 +265,8 @@ pub fn read_iface(dir: &Path, name: &str) -> std::io::Result<Iface> {
         name: name.to_string(),
         ..Iface::default()
     };
-    let text = |f: &str| -> std::io::Result<String> {
-        Ok(read_attr(&dir.join(f))?.unwrap_or_default())
-    };
+    let text =
+        |f: &str| -> std::io::Result<String> { Ok(read_attr(&dir.join(f))?.unwrap_or_default()) };
     iface.address = text("address")?;
     iface.broadcast = text("broadcast")?;
     iface.duplex = text("duplex")?;
@@ -320,7 +323,10 @@ pub struct LinkInfo {
 
 /// Go's `net.HardwareAddr.String()`.
 fn hw_addr(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn u32_attr(d: &[u8]) -> Option<u32> {
@@ -336,29 +342,29 @@ pub fn parse_link(body: &[u8]) -> Option<LinkInfo> {
         ..LinkInfo::default()
     };
     let mut name = None;
-    for (kind, d) in super::netdev::rtnl::attrs(body.get(16..)?) {
+    for (kind, d) in rtnl::attrs(body.get(16..)?) {
         match kind {
-            1 => l.address = hw_addr(d),
-            2 => l.broadcast = hw_addr(d),
-            3 => name = Some(super::netdev::rtnl::c_string(d)),
-            4 => l.mtu = u32_attr(d)?,
-            5 => l.link = u32_attr(d)?,
-            13 => l.txqlen = u32_attr(d)?,
-            16 => l.operstate = *d.first()?,
-            17 => l.linkmode = *d.first()?,
-            20 => l.ifalias = Some(super::netdev::rtnl::c_string(d)),
-            23 => {
+            libc::IFLA_ADDRESS => l.address = hw_addr(d),
+            libc::IFLA_BROADCAST => l.broadcast = hw_addr(d),
+            libc::IFLA_IFNAME => name = Some(rtnl::c_string(d)),
+            libc::IFLA_MTU => l.mtu = u32_attr(d)?,
+            libc::IFLA_LINK => l.link = u32_attr(d)?,
+            libc::IFLA_TXQLEN => l.txqlen = u32_attr(d)?,
+            libc::IFLA_OPERSTATE => l.operstate = *d.first()?,
+            libc::IFLA_LINKMODE => l.linkmode = *d.first()?,
+            libc::IFLA_IFALIAS => l.ifalias = Some(rtnl::c_string(d)),
+            libc::IFLA_STATS64 => {
                 let mut v = [0u64; 24];
                 for (x, c) in v.iter_mut().zip(d.chunks_exact(8)) {
                     *x = u64::from_ne_bytes(c.try_into().ok()?);
                 }
                 l.stats64 = Some(v);
             }
-            27 => l.group = u32_attr(d)?,
-            33 => l.carrier = d.first().copied(),
-            35 => l.carrier_changes = u32_attr(d),
-            47 => l.carrier_up = u32_attr(d),
-            48 => l.carrier_down = u32_attr(d),
+            libc::IFLA_GROUP => l.group = u32_attr(d)?,
+            libc::IFLA_CARRIER => l.carrier = d.first().copied(),
+            libc::IFLA_CARRIER_CHANGES => l.carrier_changes = u32_attr(d),
+            libc::IFLA_CARRIER_UP_COUNT => l.carrier_up = u32_attr(d),
+            libc::IFLA_CARRIER_DOWN_COUNT => l.carrier_down = u32_attr(d),
             _ => {}
         }
     }
@@ -408,8 +414,8 @@ const RTNL_STATS: [&str; 24] = [
 impl NetClass {
     fn update_netlink(&self, out: &mut Exposition) -> CollectResult {
         let mut links = Vec::new();
-        super::netdev::rtnl::dump(super::netdev::rtnl::RTM_GETLINK, &[0u8; 16], |kind, body| {
-            if kind == super::netdev::rtnl::RTM_NEWLINK {
+        rtnl::dump(rtnl::RTM_GETLINK, &[0u8; 16], |kind, body| {
+            if kind == rtnl::RTM_NEWLINK {
                 if let Some(l) = parse_link(body) {
                     links.push(l);
                 }
@@ -476,7 +482,9 @@ impl NetClass {
                 ("duplex", &duplex),
                 (
                     "operstate",
-                    OPERSTATES.get(usize::from(l.operstate)).unwrap_or(&"unknown"),
+                    OPERSTATES
+                        .get(usize::from(l.operstate))
+                        .unwrap_or(&"unknown"),
                 ),
                 ("ifalias", l.ifalias.as_deref().unwrap_or("")),
             ],
@@ -671,27 +679,30 @@ mod tests {
     fn reads_this_hosts_loopback() {
         let i = read_iface(Path::new("/sys/class/net/lo"), "lo").unwrap();
         assert_eq!(i.operstate, "unknown");
-        assert!(i.numeric.iter().any(|&(n, _, v)| n == "mtu_bytes" && v == 65536));
+        assert!(i
+            .numeric
+            .iter()
+            .any(|&(n, _, v)| n == "mtu_bytes" && v == 65536));
     }
     fn link_body(name: &str) -> Vec<u8> {
-        use super::super::netdev::rtnl::attr;
+        use super::rtnl::attr;
         let mut b = vec![0u8, 0];
         b.extend_from_slice(&1u16.to_ne_bytes()); // ARPHRD_ETHER
         b.extend_from_slice(&4i32.to_ne_bytes());
         b.extend_from_slice(&0x1003u32.to_ne_bytes());
         b.extend_from_slice(&0u32.to_ne_bytes());
-        b.extend(attr(1, &[2, 0xfc, 0, 0, 0, 1]));
-        b.extend(attr(2, &[0xff; 6]));
-        b.extend(attr(3, format!("{name}\0").as_bytes()));
-        b.extend(attr(4, &1400u32.to_ne_bytes()));
-        b.extend(attr(13, &1000u32.to_ne_bytes()));
-        b.extend(attr(16, &[6]));
-        b.extend(attr(17, &[0]));
-        b.extend(attr(27, &0u32.to_ne_bytes()));
-        b.extend(attr(33, &[1]));
-        b.extend(attr(35, &2u32.to_ne_bytes()));
+        b.extend(attr(libc::IFLA_ADDRESS, &[2, 0xfc, 0, 0, 0, 1]));
+        b.extend(attr(libc::IFLA_BROADCAST, &[0xff; 6]));
+        b.extend(attr(libc::IFLA_IFNAME, format!("{name}\0").as_bytes()));
+        b.extend(attr(libc::IFLA_MTU, &1400u32.to_ne_bytes()));
+        b.extend(attr(libc::IFLA_TXQLEN, &1000u32.to_ne_bytes()));
+        b.extend(attr(libc::IFLA_OPERSTATE, &[6]));
+        b.extend(attr(libc::IFLA_LINKMODE, &[0]));
+        b.extend(attr(libc::IFLA_GROUP, &0u32.to_ne_bytes()));
+        b.extend(attr(libc::IFLA_CARRIER, &[1]));
+        b.extend(attr(libc::IFLA_CARRIER_CHANGES, &2u32.to_ne_bytes()));
         let stats: Vec<u8> = (1..=24u64).flat_map(|v| v.to_ne_bytes()).collect();
-        b.extend(attr(23, &stats));
+        b.extend(attr(libc::IFLA_STATS64, &stats));
         b
     }
 
@@ -763,6 +774,9 @@ mod tests {
         )
         .unwrap();
         let text = render(&*c).unwrap();
-        assert!(text.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"), "{text}");
+        assert!(
+            text.contains("node_network_mtu_bytes{device=\"lo\"} 65536\n"),
+            "{text}"
+        );
     }
 }

@@ -20,8 +20,9 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
-use crate::go::go_ip_string;
 use crate::filter::Filter;
+use crate::sys::go::go_ip_string;
+use crate::sys::netlink as rtnl;
 
 /// Flags of the `netdev` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -113,7 +114,9 @@ fn merge_deprecated<'a>(
             "--{old_name} and --{new_name} are mutually exclusive"
         ))),
         (None, Some(o)) => {
-            tracing::warn!("--{old_name} is DEPRECATED and will be removed in 2.0.0, use --{new_name}");
+            tracing::warn!(
+                "--{old_name} is DEPRECATED and will be removed in 2.0.0, use --{new_name}"
+            );
             Ok(Some(o))
         }
         (n, None) => Ok(n),
@@ -135,10 +138,9 @@ impl Collector for NetDev {
         let devices = if self.netlink {
             netlink_devices().map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?
         } else {
-            let text = crate::read::string(&self.proc_net_dev)
+            let text = crate::sys::read::string(&self.proc_net_dev)
                 .map_err(|e| CollectError::from_io(&self.proc_net_dev, e))?;
-            parse_proc_net_dev(&text)
-                .map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?
+            parse_proc_net_dev(&text).map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?
         };
         for dev in &devices {
             if self.filter.ignored(&dev.name) {
@@ -148,8 +150,9 @@ impl Collector for NetDev {
             let mut labels: Vec<(&str, &str)> = vec![("device", dev.name.as_str())];
             if self.label_ifalias {
                 // node_exporter takes the alias from sysfs; an unreadable file is an empty alias.
-                alias = crate::read::trimmed(&self.sys_class_net.join(&dev.name).join("ifalias"))
-                    .unwrap_or_default();
+                alias =
+                    crate::sys::read::trimmed(&self.sys_class_net.join(&dev.name).join("ifalias"))
+                        .unwrap_or_default();
                 labels.push(("ifalias", alias.as_str()));
             }
             for (key, value) in dev.metrics(self.detailed) {
@@ -247,7 +250,9 @@ impl DevStats {
     /// `(name, value)` as node_exporter exposes them, with or without its detailed names.
     pub fn metrics(&self, detailed: bool) -> Vec<(&'static str, u64)> {
         match (&self.source, detailed) {
-            (Source::Netlink(s), true) => LINK_STATS.iter().copied().zip(s.iter().copied()).collect(),
+            (Source::Netlink(s), true) => {
+                LINK_STATS.iter().copied().zip(s.iter().copied()).collect()
+            }
             (Source::Proc(s), true) => PROC_STATS.iter().copied().zip(s.iter().copied()).collect(),
             (Source::Proc(s), false) => {
                 // Only the error and drop counters change name; the folding sums are the kernel's.
@@ -359,9 +364,9 @@ pub fn parse_link_message(body: &[u8]) -> Option<DevStats> {
     let mut stats32 = None;
     for (kind, data) in rtnl::attrs(attrs) {
         match kind {
-            rtnl::IFLA_IFNAME => name = Some(rtnl::c_string(data)),
-            rtnl::IFLA_STATS64 => stats64 = Some(data),
-            rtnl::IFLA_STATS => stats32 = Some(data),
+            libc::IFLA_IFNAME => name = Some(rtnl::c_string(data)),
+            libc::IFLA_STATS64 => stats64 = Some(data),
+            libc::IFLA_STATS => stats32 = Some(data),
             _ => {}
         }
     }
@@ -500,153 +505,6 @@ pub fn scope(ip: IpAddr) -> &'static str {
     }
 }
 
-/// A minimal rtnetlink client: one dump request, its replies handed to a callback. Shared
-/// with the `arp` collector (neighbour dumps).
-pub(crate) mod rtnl {
-    use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-    pub const RTM_NEWLINK: u16 = 16;
-    pub const RTM_GETLINK: u16 = 18;
-    pub const RTM_NEWNEIGH: u16 = 28;
-    pub const RTM_GETNEIGH: u16 = 30;
-    pub const IFLA_IFNAME: u16 = 3;
-    pub const IFLA_STATS: u16 = 7;
-    pub const IFLA_STATS64: u16 = 23;
-    const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const NLM_F_REQUEST: u16 = 1;
-    const NLM_F_DUMP: u16 = 0x300;
-    const NLMSG_HDRLEN: usize = 16;
-
-    /// Sends a dump request of `msg_type` with `body` (the family header, e.g. an all-zero
-    /// `ifinfomsg`) and calls `f(type, body)` for every reply message until the dump ends.
-    pub fn dump(msg_type: u16, body: &[u8], mut f: impl FnMut(u16, &[u8])) -> io::Result<()> {
-        // SAFETY: plain socket(2); the fd is owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor nobody else owns.
-        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-
-        let len = NLMSG_HDRLEN + body.len();
-        let mut req = Vec::with_capacity(len);
-        req.extend_from_slice(&(len as u32).to_ne_bytes());
-        req.extend_from_slice(&msg_type.to_ne_bytes());
-        req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-        req.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
-        req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
-        req.extend_from_slice(body);
-        // SAFETY: zeroed sockaddr_nl addresses the kernel.
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: req and addr outlive the call.
-        let sent = unsafe {
-            libc::sendto(
-                sock.as_raw_fd(),
-                req.as_ptr().cast(),
-                req.len(),
-                0,
-                (&addr as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
-
-        // Dump replies come in datagrams of at most a page or so each; 64 KiB always holds one.
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // SAFETY: buf is writable for its length.
-            let n = unsafe {
-                libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let mut rest = &buf[..n as usize];
-            while rest.len() >= NLMSG_HDRLEN {
-                let mlen = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-                let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-                if mlen < NLMSG_HDRLEN || mlen > rest.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "truncated netlink message",
-                    ));
-                }
-                let payload = &rest[NLMSG_HDRLEN..mlen];
-                match kind {
-                    NLMSG_DONE => return Ok(()),
-                    NLMSG_ERROR => {
-                        let code = payload
-                            .get(..4)
-                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                            .unwrap_or(0);
-                        if code == 0 {
-                            return Ok(());
-                        }
-                        return Err(io::Error::from_raw_os_error(-code));
-                    }
-                    _ => f(kind, payload),
-                }
-                rest = &rest[align(mlen).min(rest.len())..];
-            }
-        }
-    }
-
-    fn align(n: usize) -> usize {
-        (n + 3) & !3
-    }
-
-    /// The `rtattr`s of a message body: `(type, payload)`; a malformed one ends the list.
-    pub fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-        std::iter::from_fn(move || {
-            if buf.len() < 4 {
-                return None;
-            }
-            let len = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
-            // The top bits of the type are the nested/byte-order flags.
-            let kind = u16::from_ne_bytes([buf[2], buf[3]]) & 0x3fff;
-            if len < 4 || len > buf.len() {
-                return None;
-            }
-            let data = &buf[4..len];
-            buf = &buf[align(len).min(buf.len())..];
-            Some((kind, data))
-        })
-    }
-
-    /// A NUL-terminated string attribute.
-    pub fn c_string(data: &[u8]) -> String {
-        let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-        String::from_utf8_lossy(&data[..end]).into_owned()
-    }
-
-    /// Builds an attribute, for tests.
-    #[cfg(test)]
-    pub fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
-        let len = 4 + data.len();
-        let mut v = Vec::with_capacity(align(len));
-        v.extend_from_slice(&(len as u16).to_ne_bytes());
-        v.extend_from_slice(&kind.to_ne_bytes());
-        v.extend_from_slice(data);
-        v.resize(align(len), 0);
-        v
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -691,17 +549,17 @@ mod tests {
 
     fn link_message(name: &str, stats64: Option<&[u64]>, stats32: Option<&[u32]>) -> Vec<u8> {
         let mut body = vec![0u8; 16]; // ifinfomsg
-        body.extend(rtnl::attr(4, &1500u32.to_ne_bytes())); // IFLA_MTU, ignored
+        body.extend(rtnl::attr(libc::IFLA_MTU, &1500u32.to_ne_bytes())); // ignored
         let mut n = name.as_bytes().to_vec();
         n.push(0);
-        body.extend(rtnl::attr(rtnl::IFLA_IFNAME, &n));
+        body.extend(rtnl::attr(libc::IFLA_IFNAME, &n));
         if let Some(s) = stats32 {
             let b: Vec<u8> = s.iter().flat_map(|v| v.to_ne_bytes()).collect();
-            body.extend(rtnl::attr(rtnl::IFLA_STATS, &b));
+            body.extend(rtnl::attr(libc::IFLA_STATS, &b));
         }
         if let Some(s) = stats64 {
             let b: Vec<u8> = s.iter().flat_map(|v| v.to_ne_bytes()).collect();
-            body.extend(rtnl::attr(rtnl::IFLA_STATS64, &b));
+            body.extend(rtnl::attr(libc::IFLA_STATS64, &b));
         }
         body
     }
@@ -765,7 +623,9 @@ mod tests {
         assert!(text.contains(
             "# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\nnode_network_receive_bytes_total{device=\"eth0\",ifalias=\"uplink\"} 9.657944e+07\nnode_network_receive_bytes_total{device=\"ifb0\",ifalias=\"\"} 0\n"
         ), "{text}");
-        assert!(text.contains("node_network_transmit_carrier_total{device=\"eth0\",ifalias=\"uplink\"} 11\n"));
+        assert!(text.contains(
+            "node_network_transmit_carrier_total{device=\"eth0\",ifalias=\"uplink\"} 11\n"
+        ));
         assert!(!text.contains("\"lo\""));
         assert!(!text.contains("nohandler"));
     }
@@ -827,11 +687,21 @@ mod tests {
         assert_eq!(p(&["t"]).ok(), Some(true));
         assert_eq!(p(&["t", "--no-collector.netdev.netlink"]).ok(), Some(false));
         assert_eq!(
-            p(&["t", "--no-collector.netdev.netlink", "--collector.netdev.netlink"]).ok(),
+            p(&[
+                "t",
+                "--no-collector.netdev.netlink",
+                "--collector.netdev.netlink"
+            ])
+            .ok(),
             Some(true)
         );
         assert_eq!(
-            p(&["t", "--collector.netdev.netlink", "--no-collector.netdev.netlink"]).ok(),
+            p(&[
+                "t",
+                "--collector.netdev.netlink",
+                "--no-collector.netdev.netlink"
+            ])
+            .ok(),
             Some(false)
         );
     }

@@ -59,7 +59,8 @@ pub type Stats = Vec<(String, String, f64)>;
 
 impl Collector for NetStat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let read = |p: &PathBuf| crate::read::string(p).map_err(|e| CollectError::from_io(p, e));
+        let read =
+            |p: &PathBuf| crate::sys::read::string(p).map_err(|e| CollectError::from_io(p, e));
         let mut stats = parse_pairs(&read(&self.netstat)?)
             .map_err(|e| anyhow::anyhow!("couldn't get netstats: {e}"))?;
         stats.extend(
@@ -67,13 +68,17 @@ impl Collector for NetStat {
                 .map_err(|e| anyhow::anyhow!("couldn't get SNMP stats: {e}"))?,
         );
         // Without IPv6 the file does not exist; that is not an error.
-        match crate::read::string(&self.snmp6) {
+        match crate::sys::read::string(&self.snmp6) {
             Ok(text) => stats.extend(
                 parse_snmp6(&text).map_err(|e| anyhow::anyhow!("couldn't get SNMP6 stats: {e}"))?,
             ),
-            Err(e) if crate::read::is_missing(&e) => {}
+            Err(e) if crate::sys::read::is_missing(&e) => {}
             Err(e) => {
-                return Err(anyhow::anyhow!("couldn't get SNMP6 stats: {}: {e}", self.snmp6.display()).into())
+                return Err(anyhow::anyhow!(
+                    "couldn't get SNMP6 stats: {}: {e}",
+                    self.snmp6.display()
+                )
+                .into())
             }
         }
         for (protocol, field, value) in stats {
@@ -147,7 +152,8 @@ mod tests {
     use crate::collector::testutil::{proc_at, render, write_file, write_files};
 
     // Shapes as on Linux 6.18 (this host), shortened.
-    const NETSTAT: &str = "TcpExt: SyncookiesSent SyncookiesRecv ListenDrops TCPTimeouts TCPOFOQueue PruneCalled
+    const NETSTAT: &str =
+        "TcpExt: SyncookiesSent SyncookiesRecv ListenDrops TCPTimeouts TCPOFOQueue PruneCalled
 TcpExt: 0 1 2 3 4 5
 IpExt: InNoRoutes InOctets OutOctets
 IpExt: 0 96716705 348700
@@ -264,7 +270,13 @@ UdpLite6InErrors                \t0
             text,
             "# HELP node_netstat_Tcp_MaxConn Statistic TcpMaxConn.\n# TYPE node_netstat_Tcp_MaxConn untyped\nnode_netstat_Tcp_MaxConn -1\n"
         );
-        assert!(build(&Paths::default(), &Args { netstat_fields: "(".into() }).is_err());
+        assert!(build(
+            &Paths::default(),
+            &Args {
+                netstat_fields: "(".into()
+            }
+        )
+        .is_err());
         let empty = tempfile::tempdir().unwrap();
         assert!(matches!(
             run(empty.path(), &Args::default()),

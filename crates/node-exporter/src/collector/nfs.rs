@@ -5,8 +5,6 @@
 //! procfs structures (`GetAttr`, `ReadDirPlus`, ...), which is what its output carries. A line
 //! the kernel does not print (no NFSv2 client, say) gives zeros, as upstream. Without the NFS
 //! client module loaded there is no file: no data.
-//!
-//! The parsing helpers here are shared with the `nfsd` collector.
 
 use std::path::PathBuf;
 
@@ -14,6 +12,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::rpc::{expect_len, parse_values, proc_counts, V2_PROCS, V3_PROCS};
 
 /// Flags of the `nfs` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -30,59 +29,69 @@ struct Nfs {
     path: PathBuf,
 }
 
-/// NFSv2 procedures, in the kernel's order (after the count).
-pub const V2_PROCS: [&str; 18] = [
-    "Null", "GetAttr", "SetAttr", "Root", "Lookup", "ReadLink", "Read", "WrCache", "Write", "Create",
-    "Remove", "Rename", "Link", "SymLink", "MkDir", "RmDir", "ReadDir", "FsStat",
-];
-
-/// NFSv3 procedures.
-pub const V3_PROCS: [&str; 22] = [
-    "Null", "GetAttr", "SetAttr", "Lookup", "Access", "ReadLink", "Read", "Write", "Create", "MkDir",
-    "SymLink", "MkNod", "Remove", "RmDir", "Rename", "Link", "ReadDir", "ReadDirPlus", "FsStat",
-    "FsInfo", "PathConf", "Commit",
-];
-
 /// NFSv4 client operations, in the kernel's order (`NFSPROC4_CLNT_*`), named as node_exporter's
 /// procfs library names the first 59 counters (checked against node_exporter 1.5.0).
 pub const V4_CLIENT_OPS: [&str; 59] = [
-    "Null", "Read", "Write", "Commit", "Open", "OpenConfirm", "OpenNoattr", "OpenDowngrade", "Close",
-    "Setattr", "FsInfo", "Renew", "SetClientID", "SetClientIDConfirm", "Lock", "Lockt", "Locku",
-    "Access", "Getattr", "Lookup", "LookupRoot", "Remove", "Rename", "Link", "Symlink", "Create",
-    "Pathconf", "StatFs", "ReadLink", "ReadDir", "ServerCaps", "DelegReturn", "GetACL", "SetACL",
-    "FsLocations", "ReleaseLockowner", "Secinfo", "FsidPresent", "ExchangeID", "CreateSession",
-    "DestroySession", "Sequence", "GetLeaseTime", "ReclaimComplete", "LayoutGet", "GetDeviceInfo",
-    "LayoutCommit", "LayoutReturn", "SecinfoNoName", "TestStateID", "FreeStateID", "GetDeviceList",
-    "BindConnToSession", "DestroyClientID", "Seek", "Allocate", "DeAllocate", "LayoutStats",
+    "Null",
+    "Read",
+    "Write",
+    "Commit",
+    "Open",
+    "OpenConfirm",
+    "OpenNoattr",
+    "OpenDowngrade",
+    "Close",
+    "Setattr",
+    "FsInfo",
+    "Renew",
+    "SetClientID",
+    "SetClientIDConfirm",
+    "Lock",
+    "Lockt",
+    "Locku",
+    "Access",
+    "Getattr",
+    "Lookup",
+    "LookupRoot",
+    "Remove",
+    "Rename",
+    "Link",
+    "Symlink",
+    "Create",
+    "Pathconf",
+    "StatFs",
+    "ReadLink",
+    "ReadDir",
+    "ServerCaps",
+    "DelegReturn",
+    "GetACL",
+    "SetACL",
+    "FsLocations",
+    "ReleaseLockowner",
+    "Secinfo",
+    "FsidPresent",
+    "ExchangeID",
+    "CreateSession",
+    "DestroySession",
+    "Sequence",
+    "GetLeaseTime",
+    "ReclaimComplete",
+    "LayoutGet",
+    "GetDeviceInfo",
+    "LayoutCommit",
+    "LayoutReturn",
+    "SecinfoNoName",
+    "TestStateID",
+    "FreeStateID",
+    "GetDeviceList",
+    "BindConnToSession",
+    "DestroyClientID",
+    "Seek",
+    "Allocate",
+    "DeAllocate",
+    "LayoutStats",
     "Clone",
 ];
-
-/// The numbers of a line after its key; any non-number fails the file, as in procfs.
-pub fn parse_values(line: &str, values: &[&str]) -> Result<Vec<u64>, String> {
-    values
-        .iter()
-        .map(|v| v.parse::<u64>())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("error parsing NFS metric line {line:?}: {e}"))
-}
-
-/// Checks a line's value count.
-pub fn expect_len(what: &str, v: &[u64], n: usize) -> Result<(), String> {
-    if v.len() == n {
-        Ok(())
-    } else {
-        Err(format!("invalid {what} line {v:?}"))
-    }
-}
-
-/// A `procN` line: the leading count must match, and be at least `min`.
-pub fn proc_counts(what: &str, v: &[u64], min: usize) -> Result<Vec<u64>, String> {
-    let n = v.first().copied().unwrap_or(0) as usize;
-    if v.len() - 1 != n || n < min {
-        return Err(format!("invalid {what} line {v:?}"));
-    }
-    Ok(v[1..].to_vec())
-}
 
 /// Client statistics.
 #[derive(Debug, Default, PartialEq)]
@@ -136,18 +145,35 @@ pub fn parse_client(text: &str) -> Result<ClientStats, String> {
 
 impl Collector for Nfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
-        let s = parse_client(&text).map_err(|e| anyhow::anyhow!("failed to retrieve nfs stats: {e}"))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
+        let s = parse_client(&text)
+            .map_err(|e| anyhow::anyhow!("failed to retrieve nfs stats: {e}"))?;
         let help = "Total NFSd network packets (sent+received) by protocol type.";
-        out.counter("node_nfs_packets_total", help, &[("protocol", "udp")], s.network[1] as f64);
-        out.counter("node_nfs_packets_total", help, &[("protocol", "tcp")], s.network[2] as f64);
+        out.counter(
+            "node_nfs_packets_total",
+            help,
+            &[("protocol", "udp")],
+            s.network[1] as f64,
+        );
+        out.counter(
+            "node_nfs_packets_total",
+            help,
+            &[("protocol", "tcp")],
+            s.network[2] as f64,
+        );
         out.counter(
             "node_nfs_connections_total",
             "Total number of NFSd TCP connections.",
             &[],
             s.network[3] as f64,
         );
-        out.counter("node_nfs_rpcs_total", "Total number of RPCs performed.", &[], s.rpc[0] as f64);
+        out.counter(
+            "node_nfs_rpcs_total",
+            "Total number of RPCs performed.",
+            &[],
+            s.rpc[0] as f64,
+        );
         out.counter(
             "node_nfs_rpc_retransmissions_total",
             "Number of RPC transmissions performed.",
@@ -231,10 +257,15 @@ proc4 69 0 100 200 300 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
         ] {
             assert!(text.contains(l), "missing {l:?} in\n{text}");
         }
-        assert_eq!(text.matches("node_nfs_requests_total{").count(), 18 + 22 + 59);
+        assert_eq!(
+            text.matches("node_nfs_requests_total{").count(),
+            18 + 22 + 59
+        );
         let none = proc_at(&dir.path().join("nope"));
         assert!(matches!(
-            build(&none, &Args {}).unwrap().update(&mut Exposition::new()),
+            build(&none, &Args {})
+                .unwrap()
+                .update(&mut Exposition::new()),
             Err(CollectError::NoData(_))
         ));
     }

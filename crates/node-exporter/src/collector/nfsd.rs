@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use super::nfs::{expect_len, parse_values, proc_counts, V2_PROCS, V3_PROCS};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::rpc::{expect_len, parse_values, proc_counts, V2_PROCS, V3_PROCS};
 
 /// Flags of the `nfsd` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -162,18 +162,56 @@ pub fn parse_server(text: &str) -> Result<ServerStats, String> {
 
 impl Collector for Nfsd {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
-        let s = parse_server(&text).map_err(|e| anyhow::anyhow!("failed to retrieve nfsd stats: {e}"))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
+        let s = parse_server(&text)
+            .map_err(|e| anyhow::anyhow!("failed to retrieve nfsd stats: {e}"))?;
         let c = |out: &mut Exposition, name: &str, help: &str, labels: &[(&str, &str)], v: u64| {
             out.counter(&format!("node_nfsd_{name}"), help, labels, v as f64)
         };
-        c(out, "reply_cache_hits_total", "Total number of NFSd Reply Cache hits (client lost server response).", &[], s.reply_cache[0]);
-        c(out, "reply_cache_misses_total", "Total number of NFSd Reply Cache an operation that requires caching (idempotent).", &[], s.reply_cache[1]);
-        c(out, "reply_cache_nocache_total", "Total number of NFSd Reply Cache non-idempotent operations (rename/delete/…).", &[], s.reply_cache[2]);
+        c(
+            out,
+            "reply_cache_hits_total",
+            "Total number of NFSd Reply Cache hits (client lost server response).",
+            &[],
+            s.reply_cache[0],
+        );
+        c(
+            out,
+            "reply_cache_misses_total",
+            "Total number of NFSd Reply Cache an operation that requires caching (idempotent).",
+            &[],
+            s.reply_cache[1],
+        );
+        c(
+            out,
+            "reply_cache_nocache_total",
+            "Total number of NFSd Reply Cache non-idempotent operations (rename/delete/…).",
+            &[],
+            s.reply_cache[2],
+        );
         // The other file handle counters are unused by the kernel.
-        c(out, "file_handles_stale_total", "Total number of NFSd stale file handles", &[], s.file_handles[0]);
-        c(out, "disk_bytes_read_total", "Total NFSd bytes read.", &[], s.io[0]);
-        c(out, "disk_bytes_written_total", "Total NFSd bytes written.", &[], s.io[1]);
+        c(
+            out,
+            "file_handles_stale_total",
+            "Total number of NFSd stale file handles",
+            &[],
+            s.file_handles[0],
+        );
+        c(
+            out,
+            "disk_bytes_read_total",
+            "Total NFSd bytes read.",
+            &[],
+            s.io[0],
+        );
+        c(
+            out,
+            "disk_bytes_written_total",
+            "Total NFSd bytes written.",
+            &[],
+            s.io[1],
+        );
         out.gauge(
             "node_nfsd_server_threads",
             "Total number of NFSd kernel threads that are running.",
@@ -186,29 +224,89 @@ impl Collector for Nfsd {
             &[],
             s.read_ahead[0] as f64,
         );
-        c(out, "read_ahead_cache_not_found_total", "Total number of NFSd read ahead cache not found.", &[], s.read_ahead[11]);
+        c(
+            out,
+            "read_ahead_cache_not_found_total",
+            "Total number of NFSd read ahead cache not found.",
+            &[],
+            s.read_ahead[11],
+        );
         let help = "Total NFSd network packets (sent+received) by protocol type.";
-        c(out, "packets_total", help, &[("proto", "udp")], s.network[1]);
-        c(out, "packets_total", help, &[("proto", "tcp")], s.network[2]);
-        c(out, "connections_total", "Total number of NFSd TCP connections.", &[], s.network[3]);
+        c(
+            out,
+            "packets_total",
+            help,
+            &[("proto", "udp")],
+            s.network[1],
+        );
+        c(
+            out,
+            "packets_total",
+            help,
+            &[("proto", "tcp")],
+            s.network[2],
+        );
+        c(
+            out,
+            "connections_total",
+            "Total number of NFSd TCP connections.",
+            &[],
+            s.network[3],
+        );
         let help = "Total number of NFSd RPC errors by error type.";
         c(out, "rpc_errors_total", help, &[("error", "fmt")], s.rpc[2]);
-        c(out, "rpc_errors_total", help, &[("error", "auth")], s.rpc[3]);
-        c(out, "rpc_errors_total", help, &[("error", "cInt")], s.rpc[4]);
-        c(out, "server_rpcs_total", "Total number of NFSd RPCs.", &[], s.rpc[0]);
+        c(
+            out,
+            "rpc_errors_total",
+            help,
+            &[("error", "auth")],
+            s.rpc[3],
+        );
+        c(
+            out,
+            "rpc_errors_total",
+            help,
+            &[("error", "cInt")],
+            s.rpc[4],
+        );
+        c(
+            out,
+            "server_rpcs_total",
+            "Total number of NFSd RPCs.",
+            &[],
+            s.rpc[0],
+        );
 
         let help = "Total number NFSd Requests by method and protocol.";
         // Null is not exposed for the server.
         for (proto, names, values) in [("2", &V2_PROCS[..], &s.v2), ("3", &V3_PROCS[..], &s.v3)] {
             for (method, v) in names.iter().zip(values.iter()).skip(1) {
-                c(out, "requests_total", help, &[("proto", proto), ("method", method)], *v);
+                c(
+                    out,
+                    "requests_total",
+                    help,
+                    &[("proto", proto), ("method", method)],
+                    *v,
+                );
             }
         }
         for (method, idx) in V4_OPS {
             let v = s.v4_ops.get(idx).copied().unwrap_or(0);
-            c(out, "requests_total", help, &[("proto", "4"), ("method", method)], v);
+            c(
+                out,
+                "requests_total",
+                help,
+                &[("proto", "4"), ("method", method)],
+                v,
+            );
         }
-        c(out, "requests_total", help, &[("proto", "4"), ("method", "WdelegGetattr")], s.wdeleg_getattr);
+        c(
+            out,
+            "requests_total",
+            help,
+            &[("proto", "4"), ("method", "WdelegGetattr")],
+            s.wdeleg_getattr,
+        );
         Ok(())
     }
 }
@@ -279,6 +377,9 @@ wdeleg_getattr 16
             assert!(text.contains(l), "missing {l:?} in\n{text}");
         }
         assert!(!text.contains("method=\"Null\""));
-        assert_eq!(text.matches("node_nfsd_requests_total{").count(), 17 + 21 + 35 + 1);
+        assert_eq!(
+            text.matches("node_nfsd_requests_total{").count(),
+            17 + 21 + 35 + 1
+        );
     }
 }

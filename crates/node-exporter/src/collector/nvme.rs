@@ -56,19 +56,23 @@ fn parse_ctrl_path(s: &str) -> Option<&str> {
 
 fn read_attr(dir: &Path, name: &str) -> Result<String, CollectError> {
     let p = dir.join(name);
-    crate::read::trimmed(&p).map_err(|e| {
-        CollectError::Other(anyhow::anyhow!("failed to read file {:?}: {e}", p.display().to_string()))
+    crate::sys::read::trimmed(&p).map_err(|e| {
+        CollectError::Other(anyhow::anyhow!(
+            "failed to read file {:?}: {e}",
+            p.display().to_string()
+        ))
     })
 }
 
 fn read_u64(dir: &Path, name: &str) -> Result<u64, CollectError> {
     let p = dir.join(name);
-    crate::read::u64_value(&p).map_err(|e| CollectError::Other(anyhow::anyhow!("{}: {e}", p.display())))
+    crate::sys::read::u64_value(&p)
+        .map_err(|e| CollectError::Other(anyhow::anyhow!("{}: {e}", p.display())))
 }
 
 impl Collector for Nvme {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let devices = crate::read::dir_names(&self.class)
+        let devices = crate::sys::read::dir_names(&self.class)
             .map_err(|e| CollectError::from_io(&self.class, e))?;
         for device in &devices {
             let dir = self.class.join(device);
@@ -91,15 +95,17 @@ impl Collector for Nvme {
                 1.0,
             );
 
-            let entries = crate::read::dir_names(&dir).unwrap_or_default();
+            let entries = crate::sys::read::dir_names(&dir).unwrap_or_default();
             for ns in &entries {
-                let Some(nsid) = namespace_id(ns) else { continue };
+                let Some(nsid) = namespace_id(ns) else {
+                    continue;
+                };
                 let ns_dir = dir.join(ns);
                 if !ns_dir.is_dir() {
                     continue;
                 }
-                let ana_state =
-                    crate::read::trimmed(&ns_dir.join("ana_state")).unwrap_or_else(|_| "unknown".into());
+                let ana_state = crate::sys::read::trimmed(&ns_dir.join("ana_state"))
+                    .unwrap_or_else(|_| "unknown".into());
                 let size = read_u64(&ns_dir, "size")?;
                 let used = read_u64(&ns_dir, "nuse")?;
                 let lbs = read_u64(&ns_dir, "queue/logical_block_size")?;
@@ -107,7 +113,11 @@ impl Collector for Nvme {
                 out.gauge(
                     "node_nvme_namespace_info",
                     "Information about NVMe namespaces. Value is always 1",
-                    &[("device", device), ("nsid", nsid), ("ana_state", &ana_state)],
+                    &[
+                        ("device", device),
+                        ("nsid", nsid),
+                        ("ana_state", &ana_state),
+                    ],
                     1.0,
                 );
                 let bytes = (size as f64) * (lbs as f64);

@@ -16,7 +16,10 @@ pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
     Ok(Box::new(OsRelease {
-        files: vec![paths.root("/etc/os-release"), paths.root("/usr/lib/os-release")],
+        files: vec![
+            paths.root("/etc/os-release"),
+            paths.root("/usr/lib/os-release"),
+        ],
     }))
 }
 
@@ -44,25 +47,37 @@ impl Collector for OsRelease {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let mut text = None;
         for path in &self.files {
-            match crate::read::string(path) {
+            match crate::sys::read::string(path) {
                 Ok(t) => {
                     text = Some((path, t));
                     break;
                 }
-                Err(e) if crate::read::is_missing(&e) => continue,
+                Err(e) if crate::sys::read::is_missing(&e) => continue,
                 Err(e) => return Err(CollectError::from_io(path, e)),
             }
         }
         let Some((path, text)) = text else {
             return Err(CollectError::NoData("no os-release file found".into()));
         };
-        let env = parse_os_release(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let get = |k: &str| env.iter().rev().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str());
-        let labels: Vec<(&str, &str)> = INFO_KEYS.iter().map(|(label, key)| (*label, get(key))).collect();
+        let env =
+            parse_os_release(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let get = |k: &str| {
+            env.iter()
+                .rev()
+                .find(|(key, _)| key == k)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let labels: Vec<(&str, &str)> = INFO_KEYS
+            .iter()
+            .map(|(label, key)| (*label, get(key)))
+            .collect();
         // Validate SUPPORT_END before writing anything: a bad date fails the whole collector.
         let support_end = match get("SUPPORT_END") {
             "" => None,
-            s => Some(parse_date(s).ok_or_else(|| anyhow::anyhow!("{}: bad SUPPORT_END {s:?}", path.display()))?),
+            s => Some(
+                parse_date(s)
+                    .ok_or_else(|| anyhow::anyhow!("{}: bad SUPPORT_END {s:?}", path.display()))?,
+            ),
         };
         out.gauge(
             "node_os_info",
@@ -76,7 +91,11 @@ impl Collector for OsRelease {
             out.gauge(
                 "node_os_version",
                 "Metric containing the major.minor part of the OS version.",
-                &[("id", get("ID")), ("id_like", get("ID_LIKE")), ("name", get("NAME"))],
+                &[
+                    ("id", get("ID")),
+                    ("id_like", get("ID_LIKE")),
+                    ("name", get("NAME")),
+                ],
                 version,
             );
         }
@@ -208,26 +227,31 @@ pub fn parse_date(s: &str) -> Option<i64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = &s[r];
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&m) || d < 1 || d > days_in_month[(m - 1) as usize] {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86400)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+    Some(exporter_core::civil::days_from_civil(y, m, d) * 86400)
 }
 
 #[cfg(test)]
@@ -240,7 +264,11 @@ mod tests {
         let text = "NAME=\"Ubuntu\"\nVERSION_ID='22.04'\nexport ID=ubuntu\n\n# comment\n\
                     PRETTY_NAME = Ubuntu 22.04.3 LTS   # trailing\nESC=\"a\\\"b\\\\c\"\nEMPTY=\n";
         let env = parse_os_release(text).unwrap();
-        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("NAME"), Some("Ubuntu"));
         assert_eq!(get("VERSION_ID"), Some("22.04"));
         assert_eq!(get("ID"), Some("ubuntu"));
@@ -278,7 +306,10 @@ mod tests {
     fn scrape(files: &[(&str, &str)]) -> Result<String, CollectError> {
         let dir = tempfile::tempdir().unwrap();
         write_files(dir.path(), files);
-        let paths = Paths { rootfs: dir.path().to_path_buf(), ..Paths::default() };
+        let paths = Paths {
+            rootfs: dir.path().to_path_buf(),
+            ..Paths::default()
+        };
         render(&*build(&paths, &Args::default()).unwrap())
     }
 
@@ -300,7 +331,9 @@ VERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL=\"http
         );
         let fedora = "NAME=\"Fedora Linux\"\nVERSION_ID=40\nID=fedora\nSUPPORT_END=2025-05-13\n";
         let text = scrape(&[("usr/lib/os-release", fedora)]).unwrap();
-        assert!(text.contains("node_os_version{id=\"fedora\",id_like=\"\",name=\"Fedora Linux\"} 40\n"));
+        assert!(
+            text.contains("node_os_version{id=\"fedora\",id_like=\"\",name=\"Fedora Linux\"} 40\n")
+        );
         assert!(text.contains(
             "# HELP node_os_support_end_timestamp_seconds Metric containing the end-of-life date timestamp of the OS.\n\
              # TYPE node_os_support_end_timestamp_seconds gauge\nnode_os_support_end_timestamp_seconds 1.7470944e+09\n"

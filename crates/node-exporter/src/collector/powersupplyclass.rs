@@ -11,9 +11,9 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 use regex_lite::Regex;
 
-use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::filter::compile_regex;
+use crate::sys::read::{parse_sysfs_i64, read_failed, sys_read_string, SysReadError};
 
 /// Flags of the `powersupplyclass` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -28,7 +28,10 @@ pub struct Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    let ignored = compile_regex("collector.powersupply.ignored-supplies", &args.ignored_supplies)?;
+    let ignored = compile_regex(
+        "collector.powersupply.ignored-supplies",
+        &args.ignored_supplies,
+    )?;
     Ok(Box::new(PowerSupplyClass {
         class_dir: paths.sys("class/power_supply"),
         ignored,
@@ -145,7 +148,7 @@ pub struct Supply {
 
 impl Collector for PowerSupplyClass {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir)
+        let names = crate::sys::read::dir_names(&self.class_dir)
             .map_err(|e| CollectError::from_io(&self.class_dir, e))?;
         let mut supplies = Vec::with_capacity(names.len());
         for name in names {
@@ -244,7 +247,11 @@ mod tests {
         let class = root.join("sys/class/power_supply");
         write_files(
             &class.join("AC"),
-            &[("online", "1\n"), ("type", "Mains\n"), ("uevent", "POWER_SUPPLY_NAME=AC\n")],
+            &[
+                ("online", "1\n"),
+                ("type", "Mains\n"),
+                ("uevent", "POWER_SUPPLY_NAME=AC\n"),
+            ],
         );
         write_files(
             &class.join("BAT0"),
@@ -323,7 +330,10 @@ node_power_supply_voltage_volt{power_supply=\"BAT0\"} 12.229
         let dir = tempfile::tempdir().unwrap();
         thinkpad(dir.path());
         let text = collect(dir.path(), "^BAT").unwrap();
-        assert!(text.contains("power_supply=\"AC\"") && !text.contains("BAT0"), "{text}");
+        assert!(
+            text.contains("power_supply=\"AC\"") && !text.contains("BAT0"),
+            "{text}"
+        );
         let bad = Args {
             ignored_supplies: "(".into(),
         };
@@ -360,9 +370,6 @@ node_power_supply_voltage_volt{power_supply=\"BAT0\"} 12.229
         fs::create_dir_all(&bat).unwrap();
         fs::write(bat.join("model_name"), b"5B10\xff\xfeW51\n").unwrap();
         let text = collect(dir.path(), "^$").unwrap();
-        assert!(
-            text.contains("model_name=\"5B10\u{FFFD}W51\""),
-            "{text}"
-        );
+        assert!(text.contains("model_name=\"5B10\u{FFFD}W51\""), "{text}");
     }
 }

@@ -17,7 +17,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(Pressure { dir: paths.proc("pressure") }))
+    Ok(Box::new(Pressure {
+        dir: paths.proc("pressure"),
+    }))
 }
 
 struct Pressure {
@@ -36,10 +38,13 @@ impl Collector for Pressure {
         let mut found = 0;
         for (res, waiting, stalled) in RESOURCES {
             let path = self.dir.join(res);
-            let text = match crate::read::string(&path) {
+            let text = match crate::sys::read::string(&path) {
                 Ok(t) => t,
-                Err(e) if crate::read::is_missing(&e) => {
-                    tracing::debug!(resource = res, "pressure information is unavailable for this kernel");
+                Err(e) if crate::sys::read::is_missing(&e) => {
+                    tracing::debug!(
+                        resource = res,
+                        "pressure information is unavailable for this kernel"
+                    );
                     continue;
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
@@ -49,15 +54,22 @@ impl Collector for Pressure {
                 }
                 Err(e) => {
                     return Err(anyhow::Error::new(e)
-                        .context(format!("failed to retrieve pressure stats: {}", path.display()))
+                        .context(format!(
+                            "failed to retrieve pressure stats: {}",
+                            path.display()
+                        ))
                         .into())
                 }
             };
             let psi = parse_psi(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             // irq has no "some" line, and cpu's "full" line (Linux 5.13+) is not exported: a
             // line is required exactly when it has a metric. Check both before writing either.
-            let some = waiting.map(|d| psi.some.map(|v| (d, v)).ok_or_else(no_some)).transpose()?;
-            let full = stalled.map(|d| psi.full.map(|v| (d, v)).ok_or_else(no_full)).transpose()?;
+            let some = waiting
+                .map(|d| psi.some.map(|v| (d, v)).ok_or_else(no_some))
+                .transpose()?;
+            let full = stalled
+                .map(|d| psi.full.map(|v| (d, v)).ok_or_else(no_full))
+                .transpose()?;
             for ((name, help), v) in some.into_iter().chain(full) {
                 out.counter(name, help, &[], seconds(v));
             }
@@ -76,21 +88,44 @@ type Desc = Option<(&'static str, &'static str)>;
 
 /// Per resource file: the metric for its `some` line and for its `full` line.
 const RESOURCES: [(&str, Desc, Desc); 4] = [
-    ("cpu", Some(("node_pressure_cpu_waiting_seconds_total", "Total time in seconds that processes have waited for CPU time")), None),
+    (
+        "cpu",
+        Some((
+            "node_pressure_cpu_waiting_seconds_total",
+            "Total time in seconds that processes have waited for CPU time",
+        )),
+        None,
+    ),
     (
         "io",
-        Some(("node_pressure_io_waiting_seconds_total", "Total time in seconds that processes have waited due to IO congestion")),
-        Some(("node_pressure_io_stalled_seconds_total", "Total time in seconds no process could make progress due to IO congestion")),
+        Some((
+            "node_pressure_io_waiting_seconds_total",
+            "Total time in seconds that processes have waited due to IO congestion",
+        )),
+        Some((
+            "node_pressure_io_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to IO congestion",
+        )),
     ),
     (
         "memory",
-        Some(("node_pressure_memory_waiting_seconds_total", "Total time in seconds that processes have waited for memory")),
+        Some((
+            "node_pressure_memory_waiting_seconds_total",
+            "Total time in seconds that processes have waited for memory",
+        )),
         Some((
             "node_pressure_memory_stalled_seconds_total",
             "Total time in seconds no process could make progress due to memory congestion",
         )),
     ),
-    ("irq", None, Some(("node_pressure_irq_stalled_seconds_total", "Total time in seconds no process could make progress due to IRQ congestion"))),
+    (
+        "irq",
+        None,
+        Some((
+            "node_pressure_irq_stalled_seconds_total",
+            "Total time in seconds no process could make progress due to IRQ congestion",
+        )),
+    ),
 ];
 
 fn no_some() -> CollectError {
@@ -135,9 +170,21 @@ mod tests {
     fn parses() {
         // As on Linux 6.18.
         let cpu = "some avg10=2.82 avg60=1.52 avg300=1.65 total=13088555\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
-        assert_eq!(parse_psi(cpu), Ok(Psi { some: Some(13088555), full: Some(0) }));
+        assert_eq!(
+            parse_psi(cpu),
+            Ok(Psi {
+                some: Some(13088555),
+                full: Some(0)
+            })
+        );
         let irq = "full avg10=0.00 avg60=0.00 avg300=0.00 total=4711\n";
-        assert_eq!(parse_psi(irq), Ok(Psi { some: None, full: Some(4711) }));
+        assert_eq!(
+            parse_psi(irq),
+            Ok(Psi {
+                some: None,
+                full: Some(4711)
+            })
+        );
         assert!(parse_psi("some avg10=1 total=x\n").is_err());
         assert_eq!(parse_psi("future avg10=1\n"), Ok(Psi::default()));
     }
@@ -157,7 +204,10 @@ mod tests {
     #[test]
     fn without_irq_as_on_older_kernels() {
         let dir = tree(&[
-            ("cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 total=13088555\n"),
+            (
+                "cpu",
+                "some avg10=0.00 avg60=0.00 avg300=0.00 total=13088555\n",
+            ),
             ("io", BOTH),
             ("memory", BOTH),
         ]);
@@ -182,7 +232,15 @@ mod tests {
 
     #[test]
     fn with_irq() {
-        let dir = tree(&[("cpu", BOTH), ("io", BOTH), ("memory", BOTH), ("irq", "full avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n")]);
+        let dir = tree(&[
+            ("cpu", BOTH),
+            ("io", BOTH),
+            ("memory", BOTH),
+            (
+                "irq",
+                "full avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n",
+            ),
+        ]);
         let text = scrape(&dir).unwrap();
         assert!(text.contains("node_pressure_irq_stalled_seconds_total 1.5\n"));
         assert!(!text.contains("cpu_stalled"));
@@ -192,7 +250,10 @@ mod tests {
     fn missing_directory_or_lines_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(scrape(&dir), Err(CollectError::NoData(_))));
-        let dir = tree(&[("cpu", BOTH), ("io", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n")]);
+        let dir = tree(&[
+            ("cpu", BOTH),
+            ("io", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n"),
+        ]);
         assert!(matches!(scrape(&dir), Err(CollectError::NoData(_))));
     }
 }

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use crate::go::parse_go_u64;
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::go::parse_go_u64;
 
 /// Flags of the `rapl` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -51,8 +51,9 @@ pub struct Zone {
 
 impl Collector for Rapl {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let entries = crate::read::dir_names(&self.class_dir).map_err(|e| {
-            if crate::read::is_missing(&e) || e.kind() == std::io::ErrorKind::PermissionDenied {
+        let entries = crate::sys::read::dir_names(&self.class_dir).map_err(|e| {
+            if crate::sys::read::is_missing(&e) || e.kind() == std::io::ErrorKind::PermissionDenied
+            {
                 CollectError::NoData(format!("no powercap files: {e}"))
             } else {
                 CollectError::Other(anyhow::anyhow!(

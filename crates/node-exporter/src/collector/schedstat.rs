@@ -17,7 +17,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(Schedstat { path: paths.proc("schedstat") }))
+    Ok(Box::new(Schedstat {
+        path: paths.proc("schedstat"),
+    }))
 }
 
 struct Schedstat {
@@ -34,7 +36,8 @@ pub struct CpuSchedstat<'a> {
 
 impl Collector for Schedstat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let cpus = parse_schedstat(&text);
         let fam = out.family(
             "node_schedstat_running_seconds_total",
@@ -69,7 +72,9 @@ pub fn parse_schedstat(text: &str) -> Vec<CpuSchedstat<'_>> {
     let mut cpus = Vec::new();
     for line in text.lines() {
         let mut it = line.split_whitespace();
-        let Some(cpu) = it.next().and_then(|t| t.strip_prefix("cpu")) else { continue };
+        let Some(cpu) = it.next().and_then(|t| t.strip_prefix("cpu")) else {
+            continue;
+        };
         if cpu.is_empty() || !cpu.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
@@ -85,7 +90,12 @@ pub fn parse_schedstat(text: &str) -> Vec<CpuSchedstat<'_>> {
             }
         }
         if ok {
-            cpus.push(CpuSchedstat { cpu, running_ns: v[6], waiting_ns: v[7], timeslices: v[8] });
+            cpus.push(CpuSchedstat {
+                cpu,
+                running_ns: v[6],
+                waiting_ns: v[7],
+                timeslices: v[8],
+            });
         }
     }
     cpus
@@ -109,8 +119,18 @@ cpu2 1 2 3\n";
         assert_eq!(
             cpus,
             vec![
-                CpuSchedstat { cpu: "0", running_ns: 2045936778163039, waiting_ns: 343796328169361, timeslices: 4767485306 },
-                CpuSchedstat { cpu: "1", running_ns: 1904686152592476, waiting_ns: 364107263788241, timeslices: 5145567945 },
+                CpuSchedstat {
+                    cpu: "0",
+                    running_ns: 2045936778163039,
+                    waiting_ns: 343796328169361,
+                    timeslices: 4767485306
+                },
+                CpuSchedstat {
+                    cpu: "1",
+                    running_ns: 1904686152592476,
+                    waiting_ns: 364107263788241,
+                    timeslices: 5145567945
+                },
             ]
         );
     }
@@ -119,7 +139,10 @@ cpu2 1 2 3\n";
     fn scrapes_and_missing_file_is_no_data() {
         let dir = tempfile::tempdir().unwrap();
         let c = build(&proc_at(dir.path()), &Args::default()).unwrap();
-        assert!(matches!(c.update(&mut Exposition::new()), Err(CollectError::NoData(_))));
+        assert!(matches!(
+            c.update(&mut Exposition::new()),
+            Err(CollectError::NoData(_))
+        ));
         std::fs::write(dir.path().join("schedstat"), SCHEDSTAT).unwrap();
         let text = render(&*c).unwrap();
         assert!(text.contains(

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::{Exposition, MetricType};
 
-use crate::go::parse_go_u64;
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::go::parse_go_u64;
 
 /// Flags of the `selinux` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -52,16 +52,22 @@ impl Collector for Selinux {
             .and_then(|s| s.trim().parse::<i64>().ok())
             .unwrap_or(-1);
         let cache_path = self.selinuxfs.join("avc/cache_stats");
-        let cache = fs::read_to_string(&cache_path).map_err(|e| CollectError::from_io(&cache_path, e))?;
+        let cache =
+            fs::read_to_string(&cache_path).map_err(|e| CollectError::from_io(&cache_path, e))?;
         let cache = parse_cache_stats(&cache).map_err(anyhow::Error::msg)?;
         let hash_path = self.selinuxfs.join("avc/hash_stats");
-        let hash = fs::read_to_string(&hash_path).map_err(|e| CollectError::from_io(&hash_path, e))?;
+        let hash =
+            fs::read_to_string(&hash_path).map_err(|e| CollectError::from_io(&hash_path, e))?;
         let hash = parse_hash_stats(&hash).map_err(anyhow::Error::msg)?;
         let threshold_path = self.selinuxfs.join("avc/cache_threshold");
         let threshold = fs::read_to_string(&threshold_path)
             .map_err(|e| CollectError::from_io(&threshold_path, e))?;
         let threshold = parse_go_u64(&threshold).ok_or_else(|| {
-            anyhow::anyhow!("{}: invalid value {:?}", threshold_path.display(), threshold.trim())
+            anyhow::anyhow!(
+                "{}: invalid value {:?}",
+                threshold_path.display(),
+                threshold.trim()
+            )
         })?;
 
         out.gauge("node_selinux_enabled", enabled_help, &[], 1.0);
@@ -78,30 +84,66 @@ impl Collector for Selinux {
             current_mode as f64,
         );
         for (name, help, value) in [
-            ("node_selinux_avc_lookups_total", "SELinux AVC lookups", cache.lookups),
-            ("node_selinux_avc_hits_total", "SELinux AVC hits", cache.hits),
-            ("node_selinux_avc_misses_total", "SELinux AVC misses", cache.misses),
-            ("node_selinux_avc_allocations_total", "SELinux AVC allocations", cache.allocations),
-            ("node_selinux_avc_reclaims_total", "SELinux AVC reclaims", cache.reclaims),
-            ("node_selinux_avc_frees_total", "SELinux AVC frees", cache.frees),
+            (
+                "node_selinux_avc_lookups_total",
+                "SELinux AVC lookups",
+                cache.lookups,
+            ),
+            (
+                "node_selinux_avc_hits_total",
+                "SELinux AVC hits",
+                cache.hits,
+            ),
+            (
+                "node_selinux_avc_misses_total",
+                "SELinux AVC misses",
+                cache.misses,
+            ),
+            (
+                "node_selinux_avc_allocations_total",
+                "SELinux AVC allocations",
+                cache.allocations,
+            ),
+            (
+                "node_selinux_avc_reclaims_total",
+                "SELinux AVC reclaims",
+                cache.reclaims,
+            ),
+            (
+                "node_selinux_avc_frees_total",
+                "SELinux AVC frees",
+                cache.frees,
+            ),
         ] {
             out.family(name, help, MetricType::Counter)
                 .sample(&[], value as f64);
         }
         for (name, help, value) in [
-            ("node_selinux_avc_hash_entries", "SELinux AVC hash entries", hash.entries),
+            (
+                "node_selinux_avc_hash_entries",
+                "SELinux AVC hash entries",
+                hash.entries,
+            ),
             (
                 "node_selinux_avc_hash_buckets_available",
                 "SELinux AVC hash buckets available",
                 hash.buckets_available,
             ),
-            ("node_selinux_avc_hash_buckets_used", "SELinux AVC hash buckets used", hash.buckets_used),
+            (
+                "node_selinux_avc_hash_buckets_used",
+                "SELinux AVC hash buckets used",
+                hash.buckets_used,
+            ),
             (
                 "node_selinux_avc_hash_longest_chain",
                 "SELinux AVC hash longest chain",
                 hash.longest_chain,
             ),
-            ("node_selinux_avc_threshold", "SELinux AVC threshold", threshold),
+            (
+                "node_selinux_avc_threshold",
+                "SELinux AVC threshold",
+                threshold,
+            ),
         ] {
             out.gauge(name, help, &[], value as f64);
         }
@@ -178,7 +220,10 @@ pub fn parse_cache_stats(text: &str) -> Result<CacheStats, String> {
         let nums: Vec<u64> = line
             .split(|c: char| !c.is_ascii_digit())
             .filter(|t| !t.is_empty())
-            .map(|t| t.parse::<u64>().map_err(|e| format!("invalid AVC stat {t:?}: {e}")))
+            .map(|t| {
+                t.parse::<u64>()
+                    .map_err(|e| format!("invalid AVC stat {t:?}: {e}"))
+            })
             .collect::<Result<_, _>>()?;
         let [lookups, hits, misses, allocations, reclaims, frees] = nums[..] else {
             return Err(format!("invalid AVC stat line: {line}"));
@@ -262,7 +307,10 @@ mod tests {
                      1000 900 100 100 32 64\n\
                      2000 1900 100 105 0 70\n",
                 ),
-                ("hash_stats", "entries: 503\nbuckets used: 433/512\nlongest chain: 5\n"),
+                (
+                    "hash_stats",
+                    "entries: 503\nbuckets used: 433/512\nlongest chain: 5\n",
+                ),
                 ("cache_threshold", "512\n"),
             ],
         );
@@ -274,7 +322,10 @@ mod tests {
                  SELINUX=enforcing\nSELINUXTYPE=targeted\n",
             )],
         );
-        write_files(&root.join("proc/thread-self/attr"), &[("current", "system_u:system_r:unconfined_service_t:s0\0")]);
+        write_files(
+            &root.join("proc/thread-self/attr"),
+            &[("current", "system_u:system_r:unconfined_service_t:s0\0")],
+        );
         assert_eq!(
             collect(root).unwrap(),
             "# HELP node_selinux_avc_allocations_total SELinux AVC allocations
@@ -322,10 +373,16 @@ node_selinux_enabled 1
 "
         );
         // Before a policy is loaded the process label is "kernel": SELinux counts as disabled.
-        write_files(&root.join("proc/thread-self/attr"), &[("current", "kernel\0")]);
+        write_files(
+            &root.join("proc/thread-self/attr"),
+            &[("current", "kernel\0")],
+        );
         assert!(collect(root).unwrap().contains("node_selinux_enabled 0\n"));
         // Without the AVC files the collector fails, as upstream.
-        write_files(&root.join("proc/thread-self/attr"), &[("current", "unconfined\0")]);
+        write_files(
+            &root.join("proc/thread-self/attr"),
+            &[("current", "unconfined\0")],
+        );
         fs::remove_file(root.join("sys/fs/selinux/avc/hash_stats")).unwrap();
         assert!(collect(root).is_err());
     }
@@ -335,14 +392,20 @@ node_selinux_enabled 1
         assert_eq!(parse_config_mode("SELINUX=permissive\n"), 0);
         assert_eq!(parse_config_mode("SELINUX=\"enforcing\"\n"), 1);
         assert_eq!(parse_config_mode("  SELINUX = disabled\n"), -1);
-        assert_eq!(parse_config_mode("#SELINUX=enforcing\nSELINUXTYPE=targeted\n"), -1);
+        assert_eq!(
+            parse_config_mode("#SELINUX=enforcing\nSELINUXTYPE=targeted\n"),
+            -1
+        );
         assert_eq!(parse_config_mode(""), -1);
     }
 
     #[test]
     fn avc_parsers() {
         assert!(parse_cache_stats("lookups hits\n1 2 3\n").is_err());
-        assert_eq!(parse_cache_stats("header only\n").unwrap(), CacheStats::default());
+        assert_eq!(
+            parse_cache_stats("header only\n").unwrap(),
+            CacheStats::default()
+        );
         assert!(parse_hash_stats("entries: x\nbuckets used: 1/2\nlongest chain: 3\n").is_err());
         assert!(parse_hash_stats("entries: 1\n").is_err());
     }

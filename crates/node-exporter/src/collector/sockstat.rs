@@ -79,12 +79,16 @@ pub fn parse_sockstat(text: &str) -> Result<Sockstat, String> {
 }
 
 impl SockStat {
-    fn read(&self, path: &std::path::Path, family: &str) -> Result<Option<Sockstat>, anyhow::Error> {
-        match crate::read::string(path) {
+    fn read(
+        &self,
+        path: &std::path::Path,
+        family: &str,
+    ) -> Result<Option<Sockstat>, anyhow::Error> {
+        match crate::sys::read::string(path) {
             Ok(text) => parse_sockstat(&text)
                 .map(Some)
                 .map_err(|e| anyhow::anyhow!("failed to get {family} sockstat data: {e}")),
-            Err(e) if crate::read::is_missing(&e) => {
+            Err(e) if crate::sys::read::is_missing(&e) => {
                 tracing::debug!("{family} sockstat statistics not found, skipping");
                 Ok(None)
             }
@@ -167,10 +171,19 @@ FRAG6: inuse 0 memory 0
             s.protocols[0],
             (
                 "TCP".to_string(),
-                vec![("inuse", 3), ("orphan", 0), ("tw", 6), ("alloc", 3), ("mem", 114)]
+                vec![
+                    ("inuse", 3),
+                    ("orphan", 0),
+                    ("tw", 6),
+                    ("alloc", 3),
+                    ("mem", 114)
+                ]
             )
         );
-        assert_eq!(s.protocols[4], ("FRAG".to_string(), vec![("inuse", 0), ("memory", 0)]));
+        assert_eq!(
+            s.protocols[4],
+            ("FRAG".to_string(), vec![("inuse", 0), ("memory", 0)])
+        );
         assert!(parse_sockstat("TCP: inuse\n").is_err());
         assert!(parse_sockstat("TCP: inuse 1 tw\n").is_err());
         assert!(parse_sockstat("TCP: inuse x\n").is_err());

@@ -17,7 +17,9 @@ use super::{CollectError, CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(Softnet { path: paths.proc("net/softnet_stat") }))
+    Ok(Box::new(Softnet {
+        path: paths.proc("net/softnet_stat"),
+    }))
 }
 
 struct Softnet {
@@ -38,13 +40,25 @@ pub struct SoftnetStat {
 
 impl Collector for Softnet {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
-        let stats = parse_softnet(&text).map_err(|e| anyhow::anyhow!("could not get softnet statistics: {e}"))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
+        let stats = parse_softnet(&text)
+            .map_err(|e| anyhow::anyhow!("could not get softnet statistics: {e}"))?;
         let cpus: Vec<String> = stats.iter().map(|s| s.cpu.to_string()).collect();
         type Field = fn(&SoftnetStat) -> u32;
         let families: [(&str, &str, MetricType, Field); 7] = [
-            ("node_softnet_processed_total", "Number of processed packets", MetricType::Counter, |s| s.processed),
-            ("node_softnet_dropped_total", "Number of dropped packets", MetricType::Counter, |s| s.dropped),
+            (
+                "node_softnet_processed_total",
+                "Number of processed packets",
+                MetricType::Counter,
+                |s| s.processed,
+            ),
+            (
+                "node_softnet_dropped_total",
+                "Number of dropped packets",
+                MetricType::Counter,
+                |s| s.dropped,
+            ),
             (
                 "node_softnet_times_squeezed_total",
                 "Number of times processing packets ran out of quota",
@@ -69,7 +83,12 @@ impl Collector for Softnet {
                 MetricType::Counter,
                 |s| s.flow_limit_count,
             ),
-            ("node_softnet_backlog_len", "Softnet backlog status", MetricType::Gauge, |s| s.backlog_len),
+            (
+                "node_softnet_backlog_len",
+                "Softnet backlog status",
+                MetricType::Gauge,
+                |s| s.backlog_len,
+            ),
         ];
         for (name, help, kind, field) in families {
             let fam = out.family(name, help, kind);
@@ -92,7 +111,10 @@ pub fn parse_softnet(text: &str) -> Result<Vec<SoftnetStat>, String> {
     for (line_no, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.len() < 9 {
-            return Err(format!("{} columns were detected, but at least 9 were expected", cols.len()));
+            return Err(format!(
+                "{} columns were detected, but at least 9 were expected",
+                cols.len()
+            ));
         }
         let used = match cols.len() {
             9 => 9,
@@ -130,7 +152,13 @@ mod tests {
                     00000be9 00000002 00000003 00000000 00000000 00000000 00000000 00000000 00000004 00000005 00000006 00000007 00000001 00000000 00000000\n";
         let s = parse_softnet(text).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0], SoftnetStat { processed: 0x5d, ..Default::default() });
+        assert_eq!(
+            s[0],
+            SoftnetStat {
+                processed: 0x5d,
+                ..Default::default()
+            }
+        );
         assert_eq!(
             s[1],
             SoftnetStat {
@@ -152,7 +180,10 @@ mod tests {
         let text = "00000010 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000002 00000003\n\
                     00000020 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n";
         let s = parse_softnet(text).unwrap();
-        assert_eq!((s[1].cpu, s[1].processed, s[0].flow_limit_count), (1, 0x20, 3));
+        assert_eq!(
+            (s[1].cpu, s[1].processed, s[0].flow_limit_count),
+            (1, 0x20, 3)
+        );
         // 2.6.23 (9 columns).
         let s = parse_softnet("00000001 00000002 00000003 0 0 0 0 0 00000004\n").unwrap();
         assert_eq!((s[0].processed, s[0].cpu_collision), (1, 4));
@@ -174,7 +205,9 @@ mod tests {
             "# HELP node_softnet_processed_total Number of processed packets\n\
              # TYPE node_softnet_processed_total counter\nnode_softnet_processed_total{cpu=\"0\"} 299641\n"
         ));
-        assert!(text.contains("# TYPE node_softnet_backlog_len gauge\nnode_softnet_backlog_len{cpu=\"0\"} 0\n"));
+        assert!(text.contains(
+            "# TYPE node_softnet_backlog_len gauge\nnode_softnet_backlog_len{cpu=\"0\"} 0\n"
+        ));
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 7);
     }
 }

@@ -21,7 +21,10 @@ pub struct Args {
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    Ok(Box::new(Stat { path: paths.proc("stat"), softirq: args.softirq }))
+    Ok(Box::new(Stat {
+        path: paths.proc("stat"),
+        softirq: args.softirq,
+    }))
 }
 
 struct Stat {
@@ -30,8 +33,18 @@ struct Stat {
 }
 
 /// The softirq vectors in the order the kernel prints them on the `softirq` line.
-pub const SOFTIRQ_VECTORS: [&str; 10] =
-    ["hi", "timer", "net_tx", "net_rx", "block", "block_iopoll", "tasklet", "sched", "hrtimer", "rcu"];
+pub const SOFTIRQ_VECTORS: [&str; 10] = [
+    "hi",
+    "timer",
+    "net_tx",
+    "net_rx",
+    "block",
+    "block_iopoll",
+    "tasklet",
+    "sched",
+    "hrtimer",
+    "rcu",
+];
 
 /// What this collector needs from `/proc/stat`.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -48,13 +61,34 @@ pub struct ProcStat {
 
 impl Collector for Stat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         let s = parse_stat(&text).map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
-        out.counter("node_intr_total", "Total number of interrupts serviced.", &[], s.interrupts);
-        out.counter("node_context_switches_total", "Total number of context switches.", &[], s.context_switches);
+        out.counter(
+            "node_intr_total",
+            "Total number of interrupts serviced.",
+            &[],
+            s.interrupts,
+        );
+        out.counter(
+            "node_context_switches_total",
+            "Total number of context switches.",
+            &[],
+            s.context_switches,
+        );
         out.counter("node_forks_total", "Total number of forks.", &[], s.forks);
-        out.gauge("node_boot_time_seconds", "Node boot time, in unixtime.", &[], s.boot_time);
-        out.gauge("node_procs_running", "Number of processes in runnable state.", &[], s.procs_running);
+        out.gauge(
+            "node_boot_time_seconds",
+            "Node boot time, in unixtime.",
+            &[],
+            s.boot_time,
+        );
+        out.gauge(
+            "node_procs_running",
+            "Number of processes in runnable state.",
+            &[],
+            s.procs_running,
+        );
         out.gauge(
             "node_procs_blocked",
             "Number of processes blocked waiting for I/O to complete.",
@@ -64,7 +98,11 @@ impl Collector for Stat {
         if self.softirq {
             // node_exporter reports zeros when the kernel has no softirq line (pre-2.6.31).
             let values = s.softirq.unwrap_or([0.0; 10]);
-            let fam = out.family("node_softirqs_total", "Number of softirq calls.", exporter_core::MetricType::Counter);
+            let fam = out.family(
+                "node_softirqs_total",
+                "Number of softirq calls.",
+                exporter_core::MetricType::Counter,
+            );
             for (name, v) in SOFTIRQ_VECTORS.iter().zip(values) {
                 fam.sample(&[("vector", name)], v);
             }
@@ -78,7 +116,9 @@ impl Collector for Stat {
 pub fn parse_stat(text: &str) -> Result<ProcStat, String> {
     let mut s = ProcStat::default();
     for line in text.lines() {
-        let Some((key, rest)) = line.split_once(' ') else { continue };
+        let Some((key, rest)) = line.split_once(' ') else {
+            continue;
+        };
         let field = match key {
             "btime" => &mut s.boot_time,
             "intr" => &mut s.interrupts,
@@ -91,7 +131,9 @@ pub fn parse_stat(text: &str) -> Result<ProcStat, String> {
                 let mut it = rest.split_whitespace().skip(1);
                 let mut v = [0.0; 10];
                 for slot in v.iter_mut() {
-                    let tok = it.next().ok_or_else(|| format!("short softirq line {line:?}"))?;
+                    let tok = it
+                        .next()
+                        .ok_or_else(|| format!("short softirq line {line:?}"))?;
                     *slot = parse_u64(tok, key)?;
                 }
                 s.softirq = Some(v);
@@ -99,14 +141,19 @@ pub fn parse_stat(text: &str) -> Result<ProcStat, String> {
             }
             _ => continue,
         };
-        let first = rest.split_whitespace().next().ok_or_else(|| format!("no value in {line:?}"))?;
+        let first = rest
+            .split_whitespace()
+            .next()
+            .ok_or_else(|| format!("no value in {line:?}"))?;
         *field = parse_u64(first, key)?;
     }
     Ok(s)
 }
 
 fn parse_u64(tok: &str, key: &str) -> Result<f64, String> {
-    tok.parse::<u64>().map(|v| v as f64).map_err(|_| format!("couldn't parse {tok:?} ({key})"))
+    tok.parse::<u64>()
+        .map(|v| v as f64)
+        .map_err(|_| format!("couldn't parse {tok:?} ({key})"))
 }
 
 #[cfg(test)]

@@ -71,10 +71,10 @@ fn read_stats(dir: &Path) -> Result<[u64; 10], CollectError> {
     let mut values = [0u64; 10];
     for (i, (file, ..)) in STATS.iter().enumerate() {
         let p = dir.join(file);
-        values[i] = match crate::read::u64_value(&p) {
+        values[i] = match crate::sys::read::u64_value(&p) {
             Ok(v) => v,
             // An older kernel without one of the counters reports it as 0, as procfs does.
-            Err(e) if crate::read::is_missing(&e) => 0,
+            Err(e) if crate::sys::read::is_missing(&e) => 0,
             Err(e) => return Err(CollectError::Other(anyhow::anyhow!("{}: {e}", p.display()))),
         };
     }
@@ -83,8 +83,8 @@ fn read_stats(dir: &Path) -> Result<[u64; 10], CollectError> {
 
 impl Collector for Tapestats {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names =
-            crate::read::dir_names(&self.class).map_err(|e| CollectError::from_io(&self.class, e))?;
+        let names = crate::sys::read::dir_names(&self.class)
+            .map_err(|e| CollectError::from_io(&self.class, e))?;
         for name in names.iter().filter(|n| is_tape_name(n)) {
             if self.ignored.is_match(name) {
                 tracing::debug!(device = %name, "Ignoring device");
@@ -154,7 +154,13 @@ mod tests {
             assert!(text.contains(line), "missing {line}\n{text}");
         }
         assert!(!text.contains("nst0") && !text.contains("st0a") && !text.contains("st1"));
-        assert!(build(&paths, &Args { ignored_devices: "(".into() }).is_err());
+        assert!(build(
+            &paths,
+            &Args {
+                ignored_devices: "(".into()
+            }
+        )
+        .is_err());
     }
 
     #[test]

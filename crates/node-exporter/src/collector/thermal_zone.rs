@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use crate::read::glob_numbered;
-use crate::sysfs::{sys_read_string, SysReadError};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::read::glob_numbered;
+use crate::sys::read::{sys_read_string, SysReadError};
 
 /// Flags of the `thermal_zone` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -53,9 +53,7 @@ impl Collector for ThermalZone {
         let zones = read_zones(&self.class_dir, &entries).map_err(|e| match e {
             // Upstream turns these into ErrNoData (debug log, success 0).
             ZoneError::Io(e)
-                if e.is_not_found()
-                    || e.is_permission()
-                    || e.errno() == Some(libc::EINVAL) =>
+                if e.is_not_found() || e.is_permission() || e.errno() == Some(libc::EINVAL) =>
             {
                 CollectError::NoData(format!("could not read thermal zone stats: {e}"))
             }
@@ -96,7 +94,7 @@ impl Collector for ThermalZone {
 /// The names in the class directory, sorted; none when it cannot be listed (a glob that matches
 /// nothing is no error upstream).
 fn numbered_entries(dir: &Path) -> Vec<String> {
-    crate::read::dir_names(dir).unwrap_or_default()
+    crate::sys::read::dir_names(dir).unwrap_or_default()
 }
 
 #[derive(Debug)]
@@ -119,10 +117,9 @@ impl std::fmt::Display for ZoneError {
 fn skips_zone(e: &SysReadError) -> bool {
     match e {
         SysReadError::Open(_) => true,
-        SysReadError::Read(io) => matches!(
-            io.raw_os_error(),
-            Some(libc::ENODATA) | Some(libc::EAGAIN)
-        ),
+        SysReadError::Read(io) => {
+            matches!(io.raw_os_error(), Some(libc::ENODATA) | Some(libc::EAGAIN))
+        }
     }
 }
 
@@ -175,10 +172,7 @@ fn read_zone(dir: &Path) -> Result<Option<(String, i64)>, ZoneError> {
 fn ignorable(e: &SysReadError) -> bool {
     e.is_not_found()
         || e.is_permission()
-        || matches!(
-            e.errno(),
-            Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)
-        )
+        || matches!(e.errno(), Some(libc::EOPNOTSUPP) | Some(libc::EINVAL))
 }
 
 pub fn read_cooling_devices(
@@ -227,8 +221,8 @@ pub fn read_cooling_devices(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::glob_numbered as glob_suffix;
     use crate::collector::testutil::{paths_in, render, write_files};
+    use crate::sys::read::glob_numbered as glob_suffix;
     use std::fs;
 
     fn collect(root: &Path) -> Result<String, CollectError> {
@@ -327,7 +321,11 @@ node_thermal_zone_temp{type=\"x86_pkg_temp\",zone=\"1\"} -1.5
         let dir = tempfile::tempdir().unwrap();
         write_files(
             &dir.path().join("sys/class/thermal/thermal_zone0"),
-            &[("type", "acpitz\n"), ("policy", "step_wise\n"), ("temp", "hot\n")],
+            &[
+                ("type", "acpitz\n"),
+                ("policy", "step_wise\n"),
+                ("temp", "hot\n"),
+            ],
         );
         assert!(matches!(collect(dir.path()), Err(CollectError::Other(_))));
     }
@@ -337,7 +335,11 @@ node_thermal_zone_temp{type=\"x86_pkg_temp\",zone=\"1\"} -1.5
         let dir = tempfile::tempdir().unwrap();
         write_files(
             &dir.path().join("sys/class/thermal/cooling_device0"),
-            &[("type", "Fan\n"), ("max_state", "x\n"), ("cur_state", "0\n")],
+            &[
+                ("type", "Fan\n"),
+                ("max_state", "x\n"),
+                ("cur_state", "0\n"),
+            ],
         );
         assert!(matches!(collect(dir.path()), Err(CollectError::Other(_))));
     }

@@ -15,16 +15,16 @@ use super::{CollectResult, Collector, Paths};
 pub struct Args {}
 
 pub fn build(paths: &Paths, _args: &Args) -> Result<Box<dyn Collector>, UsageError> {
-    // Go reads TZ and /etc/localtime once, when the process starts; tzset() here does the same
-    // for libc's localtime_r, which then need not look at them on every scrape.
-    // SAFETY: tzset only (re)initialises libc's time zone state; build runs at start-up, before
-    // any collector calls localtime_r.
-    unsafe { tzset() };
-    Ok(Box::new(Time { clocksource: paths.sys("devices/system/clocksource") }))
-}
-
-extern "C" {
-    fn tzset();
+    // Go reads TZ and /etc/localtime once, when the process starts. glibc's localtime_r loads
+    // them on its first call and keeps them, so one call here does that load at start-up rather
+    // than in the first scrape (what a tzset() would do, which the libc crate does not bind).
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let _ = local_zone(now.as_secs() as i64);
+    Ok(Box::new(Time {
+        clocksource: paths.sys("devices/system/clocksource"),
+    }))
 }
 
 struct Time {
@@ -33,10 +33,17 @@ struct Time {
 
 impl Collector for Time {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         // As Go: float64(now.UnixNano()) / 1e9.
         let nanos = now.as_secs() as i64 * 1_000_000_000 + i64::from(now.subsec_nanos());
-        out.gauge("node_time_seconds", "System time in seconds since epoch (1970).", &[], nanos as f64 / 1e9);
+        out.gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+            &[],
+            nanos as f64 / 1e9,
+        );
         let (zone, offset) = local_zone(now.as_secs() as i64);
         out.gauge(
             "node_time_zone_offset_seconds",
@@ -80,7 +87,9 @@ fn local_zone(secs: i64) -> (String, i64) {
         let zone = if tm.tm_zone.is_null() {
             String::new()
         } else {
-            std::ffi::CStr::from_ptr(tm.tm_zone).to_string_lossy().into_owned()
+            std::ffi::CStr::from_ptr(tm.tm_zone)
+                .to_string_lossy()
+                .into_owned()
         };
         (zone, tm.tm_gmtoff)
     }
@@ -89,16 +98,16 @@ fn local_zone(secs: i64) -> (String, i64) {
 /// Per `clocksourceN` directory, in the order of their names (as Go's Glob sorts them): the
 /// available clocksources and the current one. No directory at all is no clocksource.
 fn read_clocksources(dir: &Path) -> std::io::Result<Vec<(Vec<String>, String)>> {
-    let names = match crate::read::dir_names(dir) {
+    let names = match crate::sys::read::dir_names(dir) {
         Ok(n) => n,
-        Err(e) if crate::read::is_missing(&e) => return Ok(Vec::new()),
+        Err(e) if crate::sys::read::is_missing(&e) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
     for name in names.iter().filter(|n| is_numbered(n, "clocksource")) {
         let base = dir.join(name);
-        let available = crate::read::trimmed(&base.join("available_clocksource"))?;
-        let current = crate::read::trimmed(&base.join("current_clocksource"))?;
+        let available = crate::sys::read::trimmed(&base.join("available_clocksource"))?;
+        let current = crate::sys::read::trimmed(&base.join("current_clocksource"))?;
         out.push((parse_available(&available), current));
     }
     Ok(out)
@@ -106,7 +115,7 @@ fn read_clocksources(dir: &Path) -> std::io::Result<Vec<(Vec<String>, String)>> 
 
 /// Whether the glob `<prefix>[0-9]*` matches `name`.
 fn is_numbered(name: &str, prefix: &str) -> bool {
-    crate::read::glob_numbered(name, prefix).is_some()
+    crate::sys::read::glob_numbered(name, prefix).is_some()
 }
 
 /// `tsc kvm-clock acpi_pm ` into its names.
@@ -121,7 +130,10 @@ mod tests {
 
     #[test]
     fn parses_available() {
-        assert_eq!(parse_available("tsc kvm-clock acpi_pm \n"), ["tsc", "kvm-clock", "acpi_pm"]);
+        assert_eq!(
+            parse_available("tsc kvm-clock acpi_pm \n"),
+            ["tsc", "kvm-clock", "acpi_pm"]
+        );
         assert!(parse_available("\n").is_empty());
         assert!(is_numbered("clocksource0", "clocksource"));
         assert!(!is_numbered("clocksourcex", "clocksource"));
@@ -132,8 +144,17 @@ mod tests {
     fn scrapes_a_fake_sysfs() {
         let dir = tempfile::tempdir().unwrap();
         let cs = dir.path().join("devices/system/clocksource");
-        for (n, avail, cur) in [("clocksource0", "tsc kvm-clock \n", "tsc\n"), ("clocksource1", "hpet\n", "hpet\n")] {
-            write_files(&cs.join(n), &[("available_clocksource", avail), ("current_clocksource", cur)]);
+        for (n, avail, cur) in [
+            ("clocksource0", "tsc kvm-clock \n", "tsc\n"),
+            ("clocksource1", "hpet\n", "hpet\n"),
+        ] {
+            write_files(
+                &cs.join(n),
+                &[
+                    ("available_clocksource", avail),
+                    ("current_clocksource", cur),
+                ],
+            );
         }
         std::fs::create_dir_all(cs.join("power")).unwrap();
         let text = render(&*build(&sys_at(dir.path()), &Args::default()).unwrap()).unwrap();
@@ -144,9 +165,12 @@ mod tests {
              node_time_clocksource_available_info{clocksource=\"kvm-clock\",device=\"0\"} 1\n\
              node_time_clocksource_available_info{clocksource=\"tsc\",device=\"0\"} 1\n"
         ));
-        assert!(text.contains("node_time_clocksource_current_info{clocksource=\"hpet\",device=\"1\"} 1\n"));
+        assert!(text
+            .contains("node_time_clocksource_current_info{clocksource=\"hpet\",device=\"1\"} 1\n"));
         assert!(text.contains("# TYPE node_time_seconds gauge\nnode_time_seconds 1."));
-        assert!(text.contains("# HELP node_time_zone_offset_seconds System time zone offset in seconds.\n"));
+        assert!(text.contains(
+            "# HELP node_time_zone_offset_seconds System time zone offset in seconds.\n"
+        ));
         assert!(text.contains("node_time_zone_offset_seconds{time_zone=\""));
     }
 
@@ -155,7 +179,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = sys_at(dir.path());
         let mut out = Exposition::new();
-        build(&paths, &Args::default()).unwrap().update(&mut out).unwrap();
+        build(&paths, &Args::default())
+            .unwrap()
+            .update(&mut out)
+            .unwrap();
         assert!(!out.contains("node_time_clocksource_current_info"));
         assert!(out.contains("node_time_seconds"));
     }

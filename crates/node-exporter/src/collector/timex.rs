@@ -108,7 +108,11 @@ fn read_timex() -> std::io::Result<TimexState> {
 /// `(name, help, is_counter, value)` for every metric, converted as node_exporter converts.
 pub fn metrics(t: &TimexState) -> Vec<(&'static str, &'static str, bool, f64)> {
     let sync = if t.state == TIME_ERROR { 0.0 } else { 1.0 };
-    let divisor = if t.status & STA_NANO != 0 { NANO } else { MICRO };
+    let divisor = if t.status & STA_NANO != 0 {
+        NANO
+    } else {
+        MICRO
+    };
     vec![
         (
             "node_timex_sync_status",
@@ -128,14 +132,54 @@ pub fn metrics(t: &TimexState) -> Vec<(&'static str, &'static str, bool, f64)> {
             false,
             1.0 + t.freq as f64 / PPM16FRAC,
         ),
-        ("node_timex_maxerror_seconds", "Maximum error in seconds.", false, t.maxerror as f64 / MICRO),
-        ("node_timex_estimated_error_seconds", "Estimated error in seconds.", false, t.esterror as f64 / MICRO),
-        ("node_timex_status", "Value of the status array bits.", false, f64::from(t.status)),
-        ("node_timex_loop_time_constant", "Phase-locked loop time constant.", false, t.constant as f64),
-        ("node_timex_tick_seconds", "Seconds between clock ticks.", false, t.tick as f64 / MICRO),
-        ("node_timex_pps_frequency_hertz", "Pulse per second frequency.", false, t.ppsfreq as f64 / PPM16FRAC),
-        ("node_timex_pps_jitter_seconds", "Pulse per second jitter.", false, t.jitter as f64 / divisor),
-        ("node_timex_pps_shift_seconds", "Pulse per second interval duration.", false, f64::from(t.shift)),
+        (
+            "node_timex_maxerror_seconds",
+            "Maximum error in seconds.",
+            false,
+            t.maxerror as f64 / MICRO,
+        ),
+        (
+            "node_timex_estimated_error_seconds",
+            "Estimated error in seconds.",
+            false,
+            t.esterror as f64 / MICRO,
+        ),
+        (
+            "node_timex_status",
+            "Value of the status array bits.",
+            false,
+            f64::from(t.status),
+        ),
+        (
+            "node_timex_loop_time_constant",
+            "Phase-locked loop time constant.",
+            false,
+            t.constant as f64,
+        ),
+        (
+            "node_timex_tick_seconds",
+            "Seconds between clock ticks.",
+            false,
+            t.tick as f64 / MICRO,
+        ),
+        (
+            "node_timex_pps_frequency_hertz",
+            "Pulse per second frequency.",
+            false,
+            t.ppsfreq as f64 / PPM16FRAC,
+        ),
+        (
+            "node_timex_pps_jitter_seconds",
+            "Pulse per second jitter.",
+            false,
+            t.jitter as f64 / divisor,
+        ),
+        (
+            "node_timex_pps_shift_seconds",
+            "Pulse per second interval duration.",
+            false,
+            f64::from(t.shift),
+        ),
         (
             "node_timex_pps_stability_hertz",
             "Pulse per second stability, average of recent frequency changes.",
@@ -154,21 +198,31 @@ pub fn metrics(t: &TimexState) -> Vec<(&'static str, &'static str, bool, f64)> {
             true,
             t.calcnt as f64,
         ),
-        ("node_timex_pps_error_total", "Pulse per second count of calibration errors.", true, t.errcnt as f64),
+        (
+            "node_timex_pps_error_total",
+            "Pulse per second count of calibration errors.",
+            true,
+            t.errcnt as f64,
+        ),
         (
             "node_timex_pps_stability_exceeded_total",
             "Pulse per second count of stability limit exceeded events.",
             true,
             t.stbcnt as f64,
         ),
-        ("node_timex_tai_offset_seconds", "International Atomic Time (TAI) offset.", false, f64::from(t.tai)),
+        (
+            "node_timex_tai_offset_seconds",
+            "International Atomic Time (TAI) offset.",
+            false,
+            f64::from(t.tai),
+        ),
     ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::testutil::{render};
+    use crate::collector::testutil::render;
 
     fn value(m: &[(&str, &str, bool, f64)], name: &str) -> f64 {
         m.iter().find(|x| x.0 == name).unwrap().3
@@ -195,7 +249,10 @@ mod tests {
         assert_eq!(m.len(), 17);
         assert_eq!(value(&m, "node_timex_sync_status"), 1.0);
         assert_eq!(value(&m, "node_timex_offset_seconds"), -12345.0 / 1e9);
-        assert_eq!(value(&m, "node_timex_frequency_adjustment_ratio"), 1.0 + -1_234_567.0 / 65536e6);
+        assert_eq!(
+            value(&m, "node_timex_frequency_adjustment_ratio"),
+            1.0 + -1_234_567.0 / 65536e6
+        );
         assert_eq!(value(&m, "node_timex_maxerror_seconds"), 0.25);
         assert_eq!(value(&m, "node_timex_estimated_error_seconds"), 0.0015);
         assert_eq!(value(&m, "node_timex_status"), 8193.0);
@@ -203,7 +260,12 @@ mod tests {
         assert_eq!(value(&m, "node_timex_pps_jitter_seconds"), 2e-6);
         assert_eq!(value(&m, "node_timex_tai_offset_seconds"), 37.0);
         // Microsecond mode and an unsynchronised clock.
-        let m = metrics(&TimexState { state: TIME_ERROR, offset: 500, status: 0x40, ..Default::default() });
+        let m = metrics(&TimexState {
+            state: TIME_ERROR,
+            offset: 500,
+            status: 0x40,
+            ..Default::default()
+        });
         assert_eq!(value(&m, "node_timex_sync_status"), 0.0);
         assert_eq!(value(&m, "node_timex_offset_seconds"), 0.0005);
         assert!(m.iter().filter(|x| x.2).all(|x| x.0.ends_with("_total")));

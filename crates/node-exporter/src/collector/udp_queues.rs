@@ -43,8 +43,10 @@ pub fn parse_udp_queues(text: &str) -> Result<(u64, u64), String> {
         let (t, r) = fields[4]
             .split_once(':')
             .ok_or_else(|| format!("cannot parse tx_queue:rx_queue in {line:?}"))?;
-        let t = u64::from_str_radix(t, 16).map_err(|e| format!("cannot parse tx_queue {t:?}: {e}"))?;
-        let r = u64::from_str_radix(r, 16).map_err(|e| format!("cannot parse rx_queue {r:?}: {e}"))?;
+        let t =
+            u64::from_str_radix(t, 16).map_err(|e| format!("cannot parse tx_queue {t:?}: {e}"))?;
+        let r =
+            u64::from_str_radix(r, 16).map_err(|e| format!("cannot parse rx_queue {r:?}: {e}"))?;
         tx = tx.wrapping_add(t);
         rx = rx.wrapping_add(r);
     }
@@ -55,9 +57,9 @@ impl Collector for UdpQueues {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let mut missing = 0;
         for (path, ip, what) in [(&self.v4, "v4", "udp"), (&self.v6, "v6", "udp6")] {
-            let text = match crate::read::string(path) {
+            let text = match crate::sys::read::string(path) {
                 Ok(t) => t,
-                Err(e) if crate::read::is_missing(&e) => {
+                Err(e) if crate::sys::read::is_missing(&e) => {
                     tracing::debug!("not collecting ip{ip} based metrics");
                     missing += 1;
                     continue;
@@ -73,8 +75,18 @@ impl Collector for UdpQueues {
             let (tx, rx) = parse_udp_queues(&text)
                 .map_err(|e| anyhow::anyhow!("couldn't get {what} queued bytes: {e}"))?;
             let help = "Number of allocated memory in the kernel for UDP datagrams in bytes.";
-            out.gauge("node_udp_queues", help, &[("queue", "tx"), ("ip", ip)], tx as f64);
-            out.gauge("node_udp_queues", help, &[("queue", "rx"), ("ip", ip)], rx as f64);
+            out.gauge(
+                "node_udp_queues",
+                help,
+                &[("queue", "tx"), ("ip", ip)],
+                tx as f64,
+            );
+            out.gauge(
+                "node_udp_queues",
+                help,
+                &[("queue", "rx"), ("ip", ip)],
+                rx as f64,
+            );
         }
         if missing == 2 {
             return Err(CollectError::NoData("no net/udp nor net/udp6".into()));

@@ -75,14 +75,18 @@ fn uname() -> std::io::Result<Utsname> {
 
 /// A NUL-terminated utsname field as a string (the whole array if there is no NUL).
 fn field(chars: &[libc::c_char]) -> String {
-    let bytes: Vec<u8> = chars.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let bytes: Vec<u8> = chars
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::testutil::{text};
+    use crate::collector::testutil::text;
 
     #[test]
     fn field_stops_at_nul() {

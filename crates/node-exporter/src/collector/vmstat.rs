@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
@@ -23,7 +22,9 @@ pub struct Args {
 
 impl Default for Args {
     fn default() -> Self {
-        Self { fields: DEFAULT_FIELDS.to_string() }
+        Self {
+            fields: DEFAULT_FIELDS.to_string(),
+        }
     }
 }
 
@@ -31,7 +32,10 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
     // Go's regexp and Rust's regex both take RE2 syntax; as in Go, the pattern is unanchored
     // unless it anchors itself.
     let fields = compile_regex("collector.vmstat.fields", &args.fields)?;
-    Ok(Box::new(VmStat { path: paths.proc("vmstat"), fields: MemoMatch::new(fields) }))
+    Ok(Box::new(VmStat {
+        path: paths.proc("vmstat"),
+        fields: MemoMatch::new(fields),
+    }))
 }
 
 struct VmStat {
@@ -41,7 +45,8 @@ struct VmStat {
 
 impl Collector for VmStat {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let text = crate::read::string(&self.path).map_err(|e| CollectError::from_io(&self.path, e))?;
+        let text = crate::sys::read::string(&self.path)
+            .map_err(|e| CollectError::from_io(&self.path, e))?;
         for (name, value) in parse_vmstat(&text) {
             if !self.fields.is_match(name) {
                 continue;
@@ -111,13 +116,21 @@ pswpout 0\npgfault 12712683\npgmajfault 3401\noom_kill 1\nworkingset_refault_ano
 
     #[test]
     fn custom_fields_and_bad_regex() {
-        let text = scrape(&Args { fields: "^nr_".into() });
+        let text = scrape(&Args {
+            fields: "^nr_".into(),
+        });
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 1);
         // Unanchored, as Go's MatchString.
-        let text = scrape(&Args { fields: "refault".into() });
+        let text = scrape(&Args {
+            fields: "refault".into(),
+        });
         assert!(text.contains("node_vmstat_workingset_refault_anon 0\n"));
-        let e = build(&Paths::default(), &Args { fields: "(".into() }).err().unwrap();
-        assert!(e.to_string().starts_with("--collector.vmstat.fields: bad regular expression"));
+        let e = build(&Paths::default(), &Args { fields: "(".into() })
+            .err()
+            .unwrap();
+        assert!(e
+            .to_string()
+            .starts_with("--collector.vmstat.fields: bad regular expression"));
     }
 
     #[test]
@@ -129,6 +142,11 @@ pswpout 0\npgfault 12712683\npgmajfault 3401\noom_kill 1\nworkingset_refault_ano
             a: Args,
         }
         assert_eq!(T::parse_from(["t"]).a.fields, DEFAULT_FIELDS);
-        assert_eq!(T::parse_from(["t", "--collector.vmstat.fields=^pg"]).a.fields, "^pg");
+        assert_eq!(
+            T::parse_from(["t", "--collector.vmstat.fields=^pg"])
+                .a
+                .fields,
+            "^pg"
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
-use crate::sysfs::{parse_sysfs_i64, read_failed, sys_read_string};
 use super::{CollectError, CollectResult, Collector, Paths};
+use crate::sys::read::{parse_sysfs_i64, read_failed, sys_read_string};
 
 /// Flags of the `watchdog` collector (none).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -64,7 +64,13 @@ const NUMERIC: &[(&str, &str, &str)] = &[
 ];
 
 /// The string attributes of the info metric; a missing one is an empty label.
-const INFO: &[&str] = &["options", "identity", "state", "status", "pretimeout_governor"];
+const INFO: &[&str] = &[
+    "options",
+    "identity",
+    "state",
+    "status",
+    "pretimeout_governor",
+];
 
 /// One watchdog: `(metric, help, value)` for the numeric attributes present, and the info
 /// label values in [`INFO`] order.
@@ -76,13 +82,13 @@ pub struct Device {
 
 impl Collector for Watchdog {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let names = crate::read::dir_names(&self.class_dir)
+        let names = crate::sys::read::dir_names(&self.class_dir)
             .map_err(|e| CollectError::from_io(&self.class_dir, e))?;
         let mut devices = Vec::with_capacity(names.len());
         for name in names {
             let dev = read_device(&self.class_dir.join(&name)).map_err(|e| match e {
                 DeviceError::Io(e)
-                    if crate::read::is_missing(&e)
+                    if crate::sys::read::is_missing(&e)
                         || e.kind() == std::io::ErrorKind::PermissionDenied =>
                 {
                     CollectError::NoData(format!("could not read watchdog stats: {e}"))
@@ -144,7 +150,10 @@ pub fn read_device(dir: &Path) -> Result<Device, DeviceError> {
     for (file, metric, help) in NUMERIC {
         if let Some(raw) = read(file)? {
             let v = parse_sysfs_i64(&raw).ok_or_else(|| {
-                DeviceError::Parse(format!("{}: invalid integer {raw:?}", dir.join(file).display()))
+                DeviceError::Parse(format!(
+                    "{}: invalid integer {raw:?}",
+                    dir.join(file).display()
+                ))
             })?;
             numeric.push((*metric, *help, v));
         }

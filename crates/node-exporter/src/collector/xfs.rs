@@ -103,14 +103,14 @@ pub fn parse_xfs_stats(text: &str) -> Vec<(String, Vec<u64>)> {
 impl Collector for Xfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
         // Upstream globs /sys/fs/xfs/*/stats/stats: no XFS (or no module) is simply no output.
-        let Ok(names) = crate::read::dir_names(&self.dir) else {
+        let Ok(names) = crate::sys::read::dir_names(&self.dir) else {
             return Ok(());
         };
         for device in &names {
             let path = self.dir.join(device).join("stats/stats");
-            let text = match crate::read::string(&path) {
+            let text = match crate::sys::read::string(&path) {
                 Ok(t) => t,
-                Err(e) if crate::read::is_missing(&e) => continue,
+                Err(e) if crate::sys::read::is_missing(&e) => continue,
                 Err(e) => return Err(CollectError::from_io(&path, e)),
             };
             let stats = parse_xfs_stats(&text);
@@ -163,7 +163,9 @@ debug 0
 
     #[test]
     fn parses_and_checks_field_counts() {
-        let s = parse_xfs_stats("extent_alloc 1 2 3 4\nabt 1 2 3\nrw 5 6\nvnodes 1 2 3 4 5 6 7\nbad x y\n");
+        let s = parse_xfs_stats(
+            "extent_alloc 1 2 3 4\nabt 1 2 3\nrw 5 6\nvnodes 1 2 3 4 5 6 7\nbad x y\n",
+        );
         let names: Vec<_> = s.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["extent_alloc", "rw", "vnodes"]);
         assert_eq!(s[1].1, vec![5, 6]);

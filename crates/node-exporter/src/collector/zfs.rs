@@ -107,7 +107,11 @@ pub fn parse_pool_io(text: &str) -> Vec<(String, f64)> {
                 .zip(values.split_whitespace())
                 .filter_map(|(n, v)| {
                     // Counters have been seen negative after kernel bugs (node_exporter #1158).
-                    let v = v.parse::<u64>().map(|v| v as f64).or_else(|_| v.parse::<i64>().map(|v| v as f64)).ok()?;
+                    let v = v
+                        .parse::<u64>()
+                        .map(|v| v as f64)
+                        .or_else(|_| v.parse::<i64>().map(|v| v as f64))
+                        .ok()?;
                     Some((n.to_string(), v))
                 })
                 .collect();
@@ -142,7 +146,7 @@ impl Zfs {
     fn pool(&self, out: &mut Exposition, pool: &str) -> CollectResult {
         let dir = self.base.join(pool);
         // A pool being exported can lose its files between listing and reading: skip quietly.
-        if let Ok(text) = crate::read::string(&dir.join("io")) {
+        if let Ok(text) = crate::sys::read::string(&dir.join("io")) {
             for (name, v) in parse_pool_io(&text) {
                 out.untyped(
                     &format!("node_zfs_zpool_{}", metric_name(&name)),
@@ -152,7 +156,7 @@ impl Zfs {
                 );
             }
         }
-        let mut objsets: Vec<String> = crate::read::dir_names(&dir)
+        let mut objsets: Vec<String> = crate::sys::read::dir_names(&dir)
             .unwrap_or_default()
             .into_iter()
             .filter(|n| n.starts_with("objset-"))
@@ -160,9 +164,15 @@ impl Zfs {
         objsets.sort();
         for objset in &objsets {
             let path = dir.join(objset);
-            let Ok(text) = crate::read::string(&path) else { continue };
+            let Ok(text) = crate::sys::read::string(&path) else {
+                continue;
+            };
             let Some((dataset, values)) = parse_objset(&text) else {
-                return Err(anyhow::anyhow!("did not parse a single {pool} metric in {}", path.display()).into());
+                return Err(anyhow::anyhow!(
+                    "did not parse a single {pool} metric in {}",
+                    path.display()
+                )
+                .into());
             };
             for (name, v) in values {
                 out.untyped(
@@ -173,11 +183,18 @@ impl Zfs {
                 );
             }
         }
-        if let Ok(text) = crate::read::string(&dir.join("state")) {
+        if let Ok(text) = crate::sys::read::string(&dir.join("state")) {
             let actual = text.lines().next().unwrap_or("").trim().to_lowercase();
             for state in POOL_STATES {
-                out.family("node_zfs_zpool_state", "kstat.zfs.misc.state", MetricType::Gauge)
-                    .sample(&[("zpool", pool), ("state", state)], if actual == state { 1.0 } else { 0.0 });
+                out.family(
+                    "node_zfs_zpool_state",
+                    "kstat.zfs.misc.state",
+                    MetricType::Gauge,
+                )
+                .sample(
+                    &[("zpool", pool), ("state", state)],
+                    if actual == state { 1.0 } else { 0.0 },
+                );
             }
         }
         Ok(())
@@ -190,12 +207,14 @@ fn is_dir(p: &Path) -> bool {
 
 impl Collector for Zfs {
     fn update(&self, out: &mut Exposition) -> CollectResult {
-        let entries =
-            crate::read::dir_names(&self.base).map_err(|e| CollectError::from_io(&self.base, e))?;
+        let entries = crate::sys::read::dir_names(&self.base)
+            .map_err(|e| CollectError::from_io(&self.base, e))?;
         for (subsystem, file) in SUBSYSTEMS {
             let path = self.base.join(file);
             // Files come and go with ZFS versions and features: a missing one is fine.
-            let Ok(text) = crate::read::string(&path) else { continue };
+            let Ok(text) = crate::sys::read::string(&path) else {
+                continue;
+            };
             let Some(values) = parse_kstat(&text) else {
                 return Err(anyhow::anyhow!("did not parse a single {file:?} metric").into());
             };
@@ -254,7 +273,13 @@ arc_no_grow                     2    0
         assert_eq!(io[1], ("nwritten".to_string(), 3206144.0));
         let (ds, v) = parse_objset("49 1 0x01 7 2160 5214787391 74985931356512\nname                            type data\ndataset_name                    7    pool1/dataset1\nwrites                          4    4\nnwritten                        4    12302\n").unwrap();
         assert_eq!(ds, "pool1/dataset1");
-        assert_eq!(v, vec![("writes".to_string(), 4.0), ("nwritten".to_string(), 12302.0)]);
+        assert_eq!(
+            v,
+            vec![
+                ("writes".to_string(), 4.0),
+                ("nwritten".to_string(), 12302.0)
+            ]
+        );
     }
 
     #[test]

@@ -1,39 +1,7 @@
 //! Go standard-library behaviour that node_exporter's output depends on, for parsing and
 //! cleaning values exactly as it does (the text format, sysfs numbers, invalid UTF-8).
 
-/// Go's `strings.ToValidUTF8(s, "\u{FFFD}")`: each run of invalid bytes becomes one U+FFFD.
-pub fn to_valid_utf8(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut last_invalid = false;
-    for chunk in bytes.utf8_chunks() {
-        let valid = chunk.valid();
-        if !valid.is_empty() {
-            out.push_str(valid);
-            last_invalid = false;
-        }
-        if !chunk.invalid().is_empty() {
-            if !last_invalid {
-                out.push('\u{FFFD}');
-            }
-            last_invalid = true;
-        }
-    }
-    out
-}
-
-/// Go's `strconv.ParseFloat(s, 64)` for the inputs sysfs and the text format produce: Rust
-/// accepts the same decimal, exponent, `Inf`/`NaN` spellings, but Go rejects out-of-range
-/// values where Rust rounds to infinity.
-pub fn go_parse_float(s: &str) -> Option<f64> {
-    let v = s.parse::<f64>().ok()?;
-    if v.is_infinite() {
-        let unsigned = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        if unsigned != "inf" && unsigned != "infinity" {
-            return None;
-        }
-    }
-    Some(v)
-}
+pub use exporter_core::text::go::{go_parse_float, to_valid_utf8};
 
 /// Go's `strconv.ParseUint(strings.TrimSpace(s), 10, 64)`, as node_exporter's and procfs'
 /// `ReadUintFromFile` use.

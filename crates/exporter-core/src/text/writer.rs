@@ -138,8 +138,6 @@ pub struct Exposition {
     index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
     /// Text-format lines from another source, written verbatim after the families.
     tail: String,
-    /// Pre-compressed text served after everything else (see [`crate::shared`]).
-    shared: Option<std::sync::Arc<crate::SharedText>>,
 }
 
 /// FNV-1a: family names are short, trusted strings looked up once per sample, where SipHash's
@@ -221,26 +219,11 @@ impl Exposition {
         }
     }
 
-    /// Serves `text` after everything else (families and appended text), without copying it:
-    /// the server appends its compressed form to the gzip body. One per exposition; a second
-    /// call replaces the first. The caller keeps its family names apart from the others.
-    pub fn append_shared(&mut self, text: std::sync::Arc<crate::SharedText>) {
-        self.shared = Some(text);
-    }
-
-    /// The text given to [`Exposition::append_shared`], taken out (the server's business).
-    pub fn take_shared(&mut self) -> Option<std::sync::Arc<crate::SharedText>> {
-        self.shared.take()
-    }
-
     /// Moves every family of `other` into this set, joining families of the same name. As
     /// client_golang's gatherer does, a family whose TYPE or HELP contradicts the one already here
     /// is dropped (and logged) rather than exposed inconsistently.
     pub fn merge(&mut self, other: Exposition) {
         self.tail.push_str(&other.tail);
-        if other.shared.is_some() {
-            self.shared = other.shared;
-        }
         for fam in other.families {
             match self.index.get(&fam.name) {
                 Some(&i) => {

@@ -1,0 +1,141 @@
+//! A minimal rtnetlink client: one dump request, its replies handed to a callback. The `netdev`
+//! (link statistics), `netclass` (link attributes) and `arp` (neighbour table) collectors use it.
+//! Callers match attributes with libc's `IFLA_*` constants.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub use libc::{RTM_GETLINK, RTM_GETNEIGH, RTM_NEWLINK, RTM_NEWNEIGH};
+
+// libc declares these as c_int; the header's fields are u16.
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+/// `sizeof(struct nlmsghdr)`.
+const NLMSG_HDRLEN: usize = std::mem::size_of::<libc::nlmsghdr>();
+
+/// Sends a dump request of `msg_type` with `body` (the family header, e.g. an all-zero
+/// `ifinfomsg`) and calls `f(type, body)` for every reply message until the dump ends.
+pub fn dump(msg_type: u16, body: &[u8], mut f: impl FnMut(u16, &[u8])) -> io::Result<()> {
+    // SAFETY: plain socket(2); the fd is owned below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+
+    let len = NLMSG_HDRLEN + body.len();
+    let mut req = Vec::with_capacity(len);
+    req.extend_from_slice(&(len as u32).to_ne_bytes());
+    req.extend_from_slice(&msg_type.to_ne_bytes());
+    req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+    req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
+    req.extend_from_slice(body);
+    // SAFETY: zeroed sockaddr_nl addresses the kernel.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as u16;
+    // SAFETY: req and addr outlive the call.
+    let sent = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+
+    // Dump replies come in datagrams of at most a page or so each; 64 KiB always holds one.
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let mut rest = &buf[..n as usize];
+        while rest.len() >= NLMSG_HDRLEN {
+            let mlen = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+            if mlen < NLMSG_HDRLEN || mlen > rest.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "truncated netlink message",
+                ));
+            }
+            let payload = &rest[NLMSG_HDRLEN..mlen];
+            match kind {
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR => {
+                    let code = payload
+                        .get(..4)
+                        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                        .unwrap_or(0);
+                    if code == 0 {
+                        return Ok(());
+                    }
+                    return Err(io::Error::from_raw_os_error(-code));
+                }
+                _ => f(kind, payload),
+            }
+            rest = &rest[align(mlen).min(rest.len())..];
+        }
+    }
+}
+
+fn align(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// The `rtattr`s of a message body: `(type, payload)`; a malformed one ends the list.
+pub fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if buf.len() < 4 {
+            return None;
+        }
+        let len = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
+        // The top bits of the type are the nested/byte-order flags.
+        let kind = u16::from_ne_bytes([buf[2], buf[3]]) & 0x3fff;
+        if len < 4 || len > buf.len() {
+            return None;
+        }
+        let data = &buf[4..len];
+        buf = &buf[align(len).min(buf.len())..];
+        Some((kind, data))
+    })
+}
+
+/// A NUL-terminated string attribute.
+pub fn c_string(data: &[u8]) -> String {
+    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    String::from_utf8_lossy(&data[..end]).into_owned()
+}
+
+/// Builds an attribute, for tests.
+#[cfg(test)]
+pub fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
+    let len = 4 + data.len();
+    let mut v = Vec::with_capacity(align(len));
+    v.extend_from_slice(&(len as u16).to_ne_bytes());
+    v.extend_from_slice(&kind.to_ne_bytes());
+    v.extend_from_slice(data);
+    v.resize(align(len), 0);
+    v
+}
