@@ -276,7 +276,11 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "<redacted>" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
     }
 }
 
@@ -589,14 +593,20 @@ mod tests {
         assert_eq!((sasl.username.as_str(), sasl.password.expose()), ("u", "p"));
         // The password never reaches a Debug print of the settings.
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("\"p\"") && dbg.contains("<redacted>"), "{dbg}");
+        assert!(
+            !dbg.contains("\"p\"") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
     }
 
     #[test]
     fn sasl_needs_its_credentials() {
         for (mech, want) in [
             ("plain", "--sasl.username and --sasl.password are required"),
-            ("scram-sha256", "--sasl.username and --sasl.password are required"),
+            (
+                "scram-sha256",
+                "--sasl.username and --sasl.password are required",
+            ),
             ("oauthbearer", "the bearer token"),
             ("gssapi", "not supported"),
         ] {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures_util::future::join_all;
 
 use crate::cli::{Config, Mechanism};
-use crate::client::token::{Static, Tokens};
 use crate::client::cluster::{Metadata, Settings};
+use crate::client::token::{Static, Tokens};
 use crate::client::{ClientError, Cluster};
 use crate::groups;
 use crate::lag::History;
@@ -344,7 +344,6 @@ pub fn annotate_lag_seconds(offsets: &mut [GroupOffset], histories: &Histories, 
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,5 +386,4 @@ mod tests {
         record_watermarks(&mut h, &topic(Some(6)), |_, _| false, 1110.0);
         assert!(h.is_empty());
     }
-
 }

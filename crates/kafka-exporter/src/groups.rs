@@ -245,7 +245,11 @@ async fn ask_coordinator(
     let mut committed = match cluster.offset_fetch(id, &fetch).await {
         Ok(c) => c,
         Err(e) => {
-            out.extend(all_lost(&e).into_iter().filter(|(g, _)| ready.contains_key(g)));
+            out.extend(
+                all_lost(&e)
+                    .into_iter()
+                    .filter(|(g, _)| ready.contains_key(g)),
+            );
             return out;
         }
     };

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as NewGroup;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup as ClassicGroup;
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::list_groups_response::ListedGroup;
-use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+};
 use kafka_protocol::messages::{
     BrokerId, ConsumerGroupDescribeRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId,
     ListGroupsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse, OffsetFetchRequest,
@@ -528,7 +530,11 @@ impl Cluster {
                 for t in g.topics {
                     for p in t.partitions {
                         if p.error_code == 0 {
-                            offsets.push((t.name.0.to_string(), p.partition_index, p.committed_offset.max(-1)));
+                            offsets.push((
+                                t.name.0.to_string(),
+                                p.partition_index,
+                                p.committed_offset.max(-1),
+                            ));
                         }
                     }
                 }
@@ -560,7 +566,11 @@ impl Cluster {
                             out.insert(g.clone(), Err(p.error_code));
                         }
                         if p.error_code == 0 {
-                            offsets.push((t.name.0.to_string(), p.partition_index, p.committed_offset.max(-1)));
+                            offsets.push((
+                                t.name.0.to_string(),
+                                p.partition_index,
+                                p.committed_offset.max(-1),
+                            ));
                         }
                     }
                 }
@@ -651,10 +661,7 @@ fn classic(g: ClassicGroup) -> Described {
     }
 }
 
-fn consumer(
-    g: NewGroup,
-    topic_names: &HashMap<uuid::Uuid, String>,
-) -> Described {
+fn consumer(g: NewGroup, topic_names: &HashMap<uuid::Uuid, String>) -> Described {
     let assigned = g
         .members
         .iter()

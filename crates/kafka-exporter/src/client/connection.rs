@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::messages::ResponseHeader;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -64,7 +64,9 @@ impl Drop for Connection {
 }
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Marks the connection dead (keeping the first cause) and fails every waiting request.
@@ -206,8 +208,9 @@ impl Connection {
         deadline: Duration,
     ) -> Result<R::Response, ClientError> {
         let mut raw = self.send_raw(req, version, deadline).await?;
-        R::Response::decode(&mut raw, version)
-            .map_err(|e| self.protocol_error(api_name(R::KEY), &format!("decoding v{version}: {e}")))
+        R::Response::decode(&mut raw, version).map_err(|e| {
+            self.protocol_error(api_name(R::KEY), &format!("decoding v{version}: {e}"))
+        })
     }
 
     /// Sends `req` and returns the response body (after its header), undecoded.
