@@ -22,10 +22,18 @@ client certificate signed by the same CA (c.client_cert, c.client_key) for mutua
 listener asks for a client certificate but does not require one). Inter-broker and controller
 traffic stays PLAINTEXT. ports=[p0, ...] fixes the PLAINTEXT ports; advertised_ports=[a0, ...]
 makes node i advertise 127.0.0.1:a_i instead (a proxy in front of it). overrides={...} adds or
-replaces broker properties. Partition data lives on tmpfs (/dev/shm) when there is one: much
-faster to create thousands of partitions (KAFKA_CLUSTER_DATA_ROOT overrides). fast_start=False runs the JVMs with the optimising (C2) JIT compiler
-too: slower to start, faster under load (the benchmark). Each node's log is <workdir>/node-<i>/logs/server.log (the JVM's own
-output beside it in jvm.out); KAFKA_CLUSTER_KEEP=1 keeps the directories at close.
+replaces broker properties. fast_start=False runs the JVMs with the optimising (C2) JIT compiler
+too: slower to start, faster under load (the benchmark).
+
+Partition data lives on tmpfs (/dev/shm) when there is one: creating thousands of partitions is
+much faster there (KAFKA_CLUSTER_DATA_ROOT names another parent, "" keeps it in the node dirs).
+Each node's log is <workdir>/node-<i>/logs/server.log (c.log_path(i), c.log_tail(i)), the JVM's
+own output beside it in jvm.out; KAFKA_CLUSTER_KEEP=1 keeps the directories at close. The nodes
+are killed if the thread that started them dies (PR_SET_PDEATHSIG): start them from the main
+thread, or one that outlives them.
+
+The new consumer group protocol (KIP-848, group.protocol=consumer) is on, as by default in
+Kafka 4 (group.version 1 at format time).
 
 "Ready" is checked over the Kafka protocol itself: each node answers an ApiVersions request on
 its PLAINTEXT port, and a Metadata request shows every node of the cluster.
@@ -81,6 +89,11 @@ def kafka_libs():
                 raise RuntimeError("scripts/install-kafka.sh failed (exit %d)" % r.returncode)
             _libs = r.stdout.strip().splitlines()[-1]
         return _libs
+
+
+def kafka_version():
+    """The version of the installed jars (the name of the directory above libs/)."""
+    return os.path.basename(os.path.dirname(kafka_libs()))
 
 
 def java_binary():
