@@ -33,6 +33,16 @@ if [ -f "$marker" ] && [ -d "$libs" ]; then
   exit 0
 fi
 
+# One install at a time (tests running in parallel may all call this): the others wait, then
+# find the marker.
+mkdir -p "$dir"
+exec 9> "$dir/.lock"
+flock 9
+if [ -f "$marker" ] && [ -d "$libs" ]; then
+  echo "$libs"
+  exit 0
+fi
+
 apt_install() {
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
@@ -87,10 +97,11 @@ if [ $ok = 0 ]; then
   echo "install-kafka: could not resolve Apache Kafka $version from Maven Central" >&2
   exit 1
 fi
-ls "$libs.tmp"/kafka_2.13-"$version".jar > /dev/null
+[ -f "$libs.tmp/kafka_2.13-$version.jar" ] || { echo "install-kafka: no kafka_2.13-$version.jar resolved" >&2; exit 1; }
 rm -rf "$libs"
 mv "$libs.tmp" "$libs"
 rm -f "$dir"/.installed-*
 touch "$marker"
-say "$(ls "$libs" | wc -l) jars"
+jars=("$libs"/*.jar)
+say "${#jars[@]} jars"
 echo "$libs"

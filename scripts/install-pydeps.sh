@@ -23,6 +23,15 @@ if [ -x "$venv/bin/python" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$wan
   exit 0
 fi
 
+# One install at a time: the others wait, then find the marker.
+mkdir -p "$(dirname "$venv")"
+exec 9> "$venv.lock"
+flock 9
+if [ -x "$venv/bin/python" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then
+  echo "$venv/bin/python"
+  exit 0
+fi
+
 if ! "$py" -c 'import venv, ensurepip' 2> /dev/null; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
