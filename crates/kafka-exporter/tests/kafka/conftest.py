@@ -128,6 +128,10 @@ def wait_until(check, timeout, interval=0.5):
 # ------------------------------------------------------------------------------ the exporter
 
 
+class ExporterExited(Exception):
+    """The exporter under test is gone: a failure no waiting can mend."""
+
+
 class Scrape:
     def __init__(self, text, seconds, status):
         self.text = text
@@ -144,7 +148,9 @@ class Exporter:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = log_path
-        argv = [binary, *["--kafka.server=%s" % s for s in servers],
+        # A .py stand-in (reference_exporter.py) runs on this interpreter, for its packages.
+        runner = [sys.executable] if binary.endswith(".py") else []
+        argv = [*runner, binary, *["--kafka.server=%s" % s for s in servers],
                 "--refresh.metadata=%gs" % REFRESH,
                 "--web.listen-address=127.0.0.1:%d" % self.port, *args]
         self.argv = argv
@@ -158,9 +164,11 @@ class Exporter:
         return self.proc.poll() is None
 
     def assert_alive(self):
+        """Raises ExporterExited (which wait_until does not retry) if the process is gone."""
         code = self.proc.poll()
-        assert code is None, "kafka-exporter exited with %s%s; its log:\n%s" % (
-            code, " (signal %d)" % -code if code < 0 else "", self.log_tail())
+        if code is not None:
+            raise ExporterExited("kafka-exporter exited with %s%s; its log:\n%s" % (
+                code, " (signal %d)" % -code if code < 0 else "", self.log_tail()))
 
     def log(self):
         with open(self.log_path, errors="replace") as f:

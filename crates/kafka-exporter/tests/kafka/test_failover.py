@@ -138,7 +138,7 @@ def converge(what, look, e, timeout, extra=lambda m, s: None):
         if not settled_at:
             raise AssertionError("%s: the broker's view did not settle (not the exporter's "
                                  "fault): %s" % (what, err)) from None
-        raise AssertionError("%s: the broker settled after %.1f s, the exporter did not follow: "
+        raise AssertionError("%s: the broker settled %.1f s into the wait, the exporter did not follow: "
                              "%s" % (what, settled_at[0] - t0, err)) from None
     done = time.monotonic()
     late = done - settled_at[0]
@@ -153,25 +153,29 @@ def kill_and_restart(c, e, victim, why):
     converge("before", lambda: settled_up(c), e, 60)
     t0 = time.monotonic()
     c.kill9(victim)
-    # Assert from the admin API that the node is gone, then give the group new records to
-    # commit: the commits go to the new coordinator.
-    def gone():
-        s = gt.state(b, timeout=15)
-        assert victim not in s["brokers"] and victim not in s["cluster_nodes"], \
-            "cluster: node %d still listed" % victim
+    try:
+        # Assert from the admin API that the node is gone, then give the group new records to
+        # commit: the commits go to the new coordinator.
+        def gone():
+            s = gt.state(b, timeout=15)
+            assert victim not in s["brokers"] and victim not in s["cluster_nodes"], \
+                "cluster: node %d still listed" % victim
 
-    wait_until(gone, 25)
-    gt.produce(b, "payments", {p: 10 for p in range(PARTITIONS)})
-    elapsed = time.monotonic() - t0
-    settled, served, _ = converge(
-        "%s (node %d) down" % (why, victim), lambda: settled_down(c, victim), e,
-        DOWN_DEADLINE - elapsed, extra=lambda m, s: assert_down_view(m, s, victim))
-    down = (elapsed + settled, elapsed + served)
-    e.assert_alive()
+        wait_until(gone, 25)
+        gt.produce(b, "payments", {p: 10 for p in range(PARTITIONS)})
+        elapsed = time.monotonic() - t0
+        settled, served, _ = converge(
+            "%s (node %d) down" % (why, victim), lambda: settled_down(c, victim), e,
+            DOWN_DEADLINE - elapsed, extra=lambda m, s: assert_down_view(m, s, victim))
+        down = (elapsed + settled, elapsed + served)
+        e.assert_alive()
+    finally:
+        # Whatever failed, the next test gets the whole cluster back.
+        t1 = time.monotonic()
+        if not c.alive(victim):
+            c.restart(victim)
+        restarted = time.monotonic() - t1
 
-    t1 = time.monotonic()
-    c.restart(victim)
-    restarted = time.monotonic() - t1
     settled, served, m = converge("%s (node %d) restarted" % (why, victim),
                                   lambda: settled_up(c, elect=True), e, UP_DEADLINE)
     assert series(m, "kafka_brokers") == 3
@@ -281,9 +285,11 @@ def test_fault_loop(world, start_exporter):
             victim = rng.randrange(c.nodes)
             down = rng.uniform(0.2, 3.0)
             c.kill9(victim)
-            time.sleep(down)
-            e.assert_alive()
-            c.restart(victim)
+            try:
+                time.sleep(down)
+                e.assert_alive()
+            finally:
+                c.restart(victim)
             gt.produce(c.bootstrap, "payments", {p: 3 for p in range(PARTITIONS)})
             _, served, _ = converge("cycle %d (node %d down %.1f s)" % (cycle + 1, victim, down),
                                     lambda: settled_up(c), e, UP_DEADLINE)
