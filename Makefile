@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
+.PHONY: all build release deps test test-rust test-kafka test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
 
 all: build
 
@@ -20,10 +20,15 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check lint test-rust test-monitoring test-deploy e2e
+test: deps fmt-check lint test-rust test-kafka test-monitoring test-deploy e2e
 
 test-rust:
 	$(CARGO) test --workspace
+
+## kafka-exporter against real Apache Kafka (KRaft, 1 and 3 nodes, brokers killed), in pytest;
+## installs Kafka's jars and the Python packages once. KAFKA_SKIP_FAULT_LOOP=1 for a quick run.
+test-kafka:
+	scripts/test-kafka.sh
 
 ## promtool, amtool, docker-compose config, dashboards: see monitoring/README.md.
 test-monitoring:
