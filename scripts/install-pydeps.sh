@@ -5,13 +5,19 @@
 #                     (librdkafka inside the wheel; 2.16 speaks the new consumer group protocol,
 #                     group.protocol=consumer, KIP-848)
 #   pytest            the test runner of crates/kafka-exporter/tests/kafka/
+#   aws-msk-iam-sasl-signer-python   AWS's reference MSK IAM signer, which test_msk_iam.py compares
+#                     kafka-exporter's token with (boto3, botocore and their dependencies pinned)
+#   PyJWT, cryptography   the RS256 JWTs and the JWKS that test_oauth.py's token endpoint serves
 # The versions are pinned here; a change of them (or of the python) rebuilds the environment.
 # A marker makes a second run instant. Installs Debian's python3-venv only if venv is missing.
 #   usage: scripts/install-pydeps.sh
 set -euo pipefail
 
 [ $# -eq 0 ] || { echo "install-pydeps: takes no arguments" >&2; exit 64; }
-pins=(confluent-kafka==2.16.2 pytest==9.2.0)
+pins=(confluent-kafka==2.16.2 pytest==9.2.0
+  aws-msk-iam-sasl-signer-python==1.0.2 boto3==1.44.18 botocore==1.44.18 s3transfer==0.19.3
+  jmespath==1.1.0 python-dateutil==2.9.0.post0 six==1.17.0 urllib3==2.8.0 click==8.5.1
+  PyJWT==2.15.1 cryptography==51.0.1 cffi==2.1.1 pycparser==3.12)
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/observability-venv"
 py=${PYTHON:-python3}
 command -v "$py" > /dev/null || { echo "install-pydeps: $py not found" >&2; exit 1; }

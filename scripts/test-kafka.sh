@@ -2,7 +2,7 @@
 # kafka-exporter's acceptance tests against real Apache Kafka (KRaft, 1 and 3 nodes; `make
 # test-kafka`): crates/kafka-exporter/tests/kafka/, in pytest. Installs Kafka's jars
 # (scripts/install-kafka.sh) and the Python packages (scripts/install-pydeps.sh: confluent-kafka,
-# pytest) once, builds the exporter (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target},
+# pytest, AWS's MSK IAM signer, PyJWT) once, builds the exporter (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target},
 # and runs pytest with the environment's python; the exit code is pytest's.
 #
 #   scripts/test-kafka.sh [PYTEST_ARGS...]      e.g. -k security, or -x
@@ -16,8 +16,10 @@ cd "$repo"
 
 scripts/install-kafka.sh --quiet > /dev/null
 python=$(scripts/install-pydeps.sh)
-cargo build -q -p kafka-exporter --bin kafka-exporter
+cargo build -q -p kafka-exporter --bin kafka-exporter --example msk-iam-token
 export KAFKA_EXPORTER="${CARGO_TARGET_DIR:-$repo/target}/debug/kafka-exporter"
+# test_msk_iam.py: our MSK IAM token for fixed inputs, compared with AWS's reference signer.
+export MSK_IAM_TOKEN_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/examples/msk-iam-token"
 
 # -rfEs: the short summary names every failure, error and skip (with its reason); pytest's
 # last line is the count. No cache directory in the source tree.
