@@ -19,7 +19,12 @@ Options: scram_users={"alice": "secret"} adds a SASL_PLAINTEXT listener (SCRAM-S
 SCRAM-SHA-512, the users created at format time) at c.sasl_bootstrap; tls=True adds an SSL
 listener at c.tls_bootstrap with a CA and a server certificate made at start (c.ca_file), and a
 client certificate signed by the same CA (c.client_cert, c.client_key) for mutual TLS (the
-listener asks for a client certificate but does not require one). Inter-broker and controller
+listener asks for a client certificate but does not require one). oauth={"jwks_url": URL} adds a
+SASL_PLAINTEXT listener named OAUTH at c.oauth_bootstrap whose only mechanism is OAUTHBEARER,
+checked by Kafka's own JWT validator (OAuthBearerValidatorCallbackHandler) against that JWKS
+(served before start(): the broker reads it at startup; the URL is also passed in the JVM
+property Kafka 4 wants, org.apache.kafka.sasl.oauthbearer.allowed.urls); optional keys
+"audience" and "issuer" make it check those claims too. Inter-broker and controller
 traffic stays PLAINTEXT. ports=[p0, ...] fixes the PLAINTEXT ports; advertised_ports=[a0, ...]
 makes node i advertise 127.0.0.1:a_i instead (a proxy in front of it). overrides={...} adds or
 replaces broker properties. fast_start=False runs the JVMs with the optimising (C2) JIT compiler
@@ -265,7 +270,7 @@ def make_certificates(d):
 
 class Cluster:
     def __init__(self, nodes=1, workdir=None, heap_mb=512, scram_users=None, tls=False, ports=None,
-                 advertised_ports=None, overrides=None, fast_start=True):
+                 advertised_ports=None, overrides=None, fast_start=True, oauth=None):
         if nodes < 1:
             raise ValueError("nodes must be at least 1")
         if heap_mb > 512 or heap_mb < 64:
@@ -277,6 +282,9 @@ class Cluster:
         self.heap_mb = heap_mb
         self.scram_users = dict(scram_users or {})
         self.tls = tls
+        self.oauth = dict(oauth or {})
+        if self.oauth and not self.oauth.get("jwks_url"):
+            raise ValueError("oauth needs a jwks_url")
         self.overrides = dict(overrides or {})
         self.fast_start = fast_start
         self._fixed_ports = list(ports) if ports else None
@@ -286,7 +294,7 @@ class Cluster:
         os.makedirs(self.workdir, exist_ok=True)
         self._data_root = _data_root()
         self._procs = [None] * nodes
-        self._ports = None  # per node: {"plain", "controller", "sasl", "ssl"}
+        self._ports = None  # per node: {"plain", "controller", "sasl", "ssl", "oauth"}
         self._certs = None
         self._closed = False
         self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -314,6 +322,12 @@ class Cluster:
         if not self.tls:
             raise RuntimeError("no SSL listener: pass tls=True")
         return self._bootstrap("ssl")
+
+    @property
+    def oauth_bootstrap(self):
+        if not self.oauth:
+            raise RuntimeError("no OAUTHBEARER listener: pass oauth")
+        return self._bootstrap("oauth")
 
     @property
     def ca_file(self):
@@ -378,6 +392,10 @@ class Cluster:
             listeners.append("SSL://127.0.0.1:%d" % p["ssl"])
             advertised.append("SSL://127.0.0.1:%d" % p["ssl"])
             protocols.append("SSL:SSL")
+        if self.oauth:
+            listeners.append("OAUTH://127.0.0.1:%d" % p["oauth"])
+            advertised.append("OAUTH://127.0.0.1:%d" % p["oauth"])
+            protocols.append("OAUTH:SASL_PLAINTEXT")
         voters = ",".join("%d@127.0.0.1:%d" % (j, self._ports[j]["controller"]) for j in range(n))
         d = self.node_dir(i)
         props = {
@@ -429,6 +447,20 @@ class Cluster:
                 "listener.name.ssl.ssl.truststore.location": self._certs["ca"],
                 "listener.name.ssl.ssl.client.auth": "requested",
             })
+        if self.oauth:
+            pre = "listener.name.oauth."
+            props.update({
+                pre + "sasl.enabled.mechanisms": "OAUTHBEARER",
+                pre + "oauthbearer.sasl.jaas.config":
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+                pre + "oauthbearer.sasl.server.callback.handler.class":
+                    "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+                "sasl.oauthbearer.jwks.endpoint.url": self.oauth["jwks_url"],
+            })
+            if self.oauth.get("audience"):
+                props["sasl.oauthbearer.expected.audience"] = self.oauth["audience"]
+            if self.oauth.get("issuer"):
+                props["sasl.oauthbearer.expected.issuer"] = self.oauth["issuer"]
         props.update({k: str(v) for k, v in self.overrides.items()})
         return props
 
@@ -484,6 +516,9 @@ class Cluster:
             # paths competes with the startup itself (measured: 1 node 9 s -> 3 s, 3 nodes
             # 22 s -> 7 s). Hot paths run slower, so the benchmark turns it off.
             opts.append("-XX:TieredStopAtLevel=1")
+        if self.oauth:
+            # Kafka 4 fetches no OAuth URL that this property does not list.
+            opts.append("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=" + self.oauth["jwks_url"])
         argv = self._java("kafka.Kafka", LOG4J_NODE, opts) + [props]
         out = open(os.path.join(d, "jvm.out"), "ab")
         try:
@@ -531,7 +566,8 @@ class Cluster:
                 raise
 
     def _choose_ports(self):
-        kinds = ["controller"] + (["sasl"] if self.scram_users else []) + (["ssl"] if self.tls else [])
+        kinds = (["controller"] + (["sasl"] if self.scram_users else []) + (["ssl"] if self.tls else [])
+                 + (["oauth"] if self.oauth else []))
         fresh = free_ports(self.nodes * (len(kinds) + (0 if self._fixed_ports else 1)))
         self._ports = []
         for i in range(self.nodes):
