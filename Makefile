@@ -2,14 +2,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
+.PHONY: all build release deps test test-rust test-kafka test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
 
 all: build
 
-## Debian packages, and Tansu (the Kafka-compatible broker, built once into the cargo home).
+## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
+## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv).
 deps:
 	@scripts/install-deps.sh
-	@scripts/install-tansu.sh
+	@scripts/install-kafka.sh --quiet > /dev/null
+	@scripts/install-pydeps.sh > /dev/null
 
 build:
 	$(CARGO) build --workspace
@@ -18,10 +20,15 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check lint test-rust test-monitoring test-deploy e2e
+test: deps fmt-check lint test-rust test-kafka test-monitoring test-deploy e2e
 
 test-rust:
 	$(CARGO) test --workspace
+
+## kafka-exporter against real Apache Kafka (KRaft, 1 and 3 nodes, brokers killed), in pytest;
+## installs Kafka's jars and the Python packages once. KAFKA_SKIP_FAULT_LOOP=1 for a quick run.
+test-kafka:
+	scripts/test-kafka.sh
 
 ## promtool, amtool, docker-compose config, dashboards: see monitoring/README.md.
 test-monitoring:
@@ -61,7 +68,7 @@ down:
 bench-node: deps
 	scripts/bench-node.sh
 
-## kafka-exporter against Tansu at 1,000 and 10,000 partitions (counting proxy in front of the
+## kafka-exporter against Apache Kafka at 1,000 and 10,000 partitions (counting proxy in front of the
 ## broker); e.g. make bench-kafka BENCH_KAFKA_ARGS="--sizes small --json out.json".
 bench-kafka: deps
 	scripts/bench-kafka.sh $(BENCH_KAFKA_ARGS)

@@ -74,9 +74,26 @@ pub struct Cli {
     )]
     pub sasl_password: String,
 
-    /// SASL mechanism: plain, scram-sha256, scram-sha512, gssapi or oauthbearer.
+    /// SASL mechanism: plain, scram-sha256, scram-sha512, gssapi, awsiam or oauthbearer.
     #[arg(long = "sasl.mechanism", default_value = "")]
     pub sasl_mechanism: String,
+
+    /// The AWS region for IAM SASL authentication (--sasl.mechanism=awsiam).
+    #[arg(long = "sasl.aws-region", env = "AWS_REGION", default_value = "")]
+    pub sasl_aws_region: String,
+
+    /// The url to retrieve OAuthBearer tokens from, for OAuthBearer SASL authentication
+    /// (client credentials: --sasl.username is the client id, --sasl.password the secret).
+    #[arg(
+        long = "sasl.oauthbearer-token-url",
+        env = "SASL_OAUTHBEARER_TOKEN_URL",
+        default_value = ""
+    )]
+    pub sasl_oauthbearer_token_url: String,
+
+    /// Comma-separated scopes to request with OAuthBearer tokens.
+    #[arg(long = "sasl.oauthbearer-scopes", default_value = "")]
+    pub sasl_oauthbearer_scopes: String,
 
     /// Service name when using Kerberos auth.
     #[arg(long = "sasl.service-name", default_value = "")]
@@ -229,11 +246,10 @@ pub fn parse_mechanism(s: &str) -> Result<Mechanism, UsageError> {
         "scram-sha512" => Ok(Mechanism::ScramSha512),
         "gssapi" => Ok(Mechanism::Gssapi),
         "oauthbearer" => Ok(Mechanism::OAuthBearer),
-        "awsiam" | "aws-msk-iam" => Err(UsageError::new(
-            "--sasl.mechanism: \"awsiam\" is not supported (use SCRAM with MSK)",
-        )),
+        // "aws-msk-iam": the name AWS's own documentation uses.
+        "awsiam" | "aws-msk-iam" => Ok(Mechanism::AwsIam),
         other => Err(UsageError::new(format!(
-            "--sasl.mechanism: invalid sasl mechanism {other:?}: can only be \"scram-sha256\", \"scram-sha512\", \"gssapi\", \"oauthbearer\" or \"plain\""
+            "--sasl.mechanism: invalid sasl mechanism {other:?}: can only be \"scram-sha256\", \"scram-sha512\", \"gssapi\", \"awsiam\", \"oauthbearer\" or \"plain\""
         ))),
     }
 }
@@ -290,6 +306,12 @@ pub struct Sasl {
     pub mechanism: Mechanism,
     pub username: String,
     pub password: Secret,
+    /// `--sasl.aws-region`, set with [`Mechanism::AwsIam`].
+    pub aws_region: String,
+    /// `--sasl.oauthbearer-token-url`, set with [`Mechanism::OAuthBearer`].
+    pub token_url: String,
+    /// `--sasl.oauthbearer-scopes`, split at commas, empty ones dropped.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -379,6 +401,15 @@ impl Cli {
             mechanism,
             username: self.sasl_username.clone(),
             password: Secret::new(self.sasl_password.clone()),
+            aws_region: self.sasl_aws_region.trim().to_string(),
+            token_url: self.sasl_oauthbearer_token_url.trim().to_string(),
+            scopes: self
+                .sasl_oauthbearer_scopes
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
         });
         if let Some(s) = &sasl {
             match s.mechanism {
@@ -390,9 +421,30 @@ impl Cli {
                         s.mechanism.kafka_name()
                     )));
                 }
-                Mechanism::OAuthBearer if s.password.expose().is_empty() => {
+                // Upstream stops here too (log.Fatalf), with the same two conditions.
+                Mechanism::OAuthBearer if s.token_url.is_empty() => {
                     return Err(UsageError::new(
-                        "--sasl.password (the bearer token) is required with --sasl.mechanism=oauthbearer",
+                        "--sasl.oauthbearer-token-url (or SASL_OAUTHBEARER_TOKEN_URL) is required with --sasl.mechanism=oauthbearer",
+                    ));
+                }
+                Mechanism::OAuthBearer if s.username.is_empty() => {
+                    return Err(UsageError::new(
+                        "--sasl.username (the OAuth client id) is required with --sasl.mechanism=oauthbearer",
+                    ));
+                }
+                Mechanism::OAuthBearer
+                    if !(s.token_url.starts_with("https://")
+                        || s.token_url.starts_with("http://")) =>
+                {
+                    return Err(UsageError::new(format!(
+                        "--sasl.oauthbearer-token-url: {:?} is not an http(s) URL",
+                        s.token_url
+                    )));
+                }
+                // Upstream lets the signer fail at every connection instead.
+                Mechanism::AwsIam if s.aws_region.is_empty() => {
+                    return Err(UsageError::new(
+                        "--sasl.aws-region (or AWS_REGION) is required with --sasl.mechanism=awsiam",
                     ));
                 }
                 Mechanism::Gssapi => {
@@ -579,8 +631,12 @@ mod tests {
         let e = cfg(&["--sasl.enabled", "--sasl.mechanism=md5"]).unwrap_err();
         assert!(e.0.contains("invalid sasl mechanism \"md5\""), "{e}");
         assert!(!e.0.contains('\n'));
-        let e = cfg(&["--sasl.mechanism=awsiam"]).unwrap_err();
-        assert!(e.0.contains("not supported"), "{e}");
+        assert!(
+            e.0.contains("\"awsiam\", \"oauthbearer\" or \"plain\""),
+            "{e}"
+        );
+        assert_eq!(parse_mechanism("AWSIAM").unwrap(), Mechanism::AwsIam);
+        assert_eq!(parse_mechanism("aws-msk-iam").unwrap(), Mechanism::AwsIam);
         let c = cfg(&[
             "--sasl.enabled",
             "--sasl.mechanism=scram-sha512",
@@ -607,13 +663,72 @@ mod tests {
                 "scram-sha256",
                 "--sasl.username and --sasl.password are required",
             ),
-            ("oauthbearer", "the bearer token"),
+            (
+                "oauthbearer",
+                "--sasl.oauthbearer-token-url (or SASL_OAUTHBEARER_TOKEN_URL) is required",
+            ),
             ("gssapi", "not supported"),
         ] {
             let m = format!("--sasl.mechanism={mech}");
             let e = cfg(&["--sasl.enabled", &m]).unwrap_err();
             assert!(e.0.contains(want), "{mech}: {e}");
+            assert!(!e.0.contains('\n'));
         }
+    }
+
+    // AWS_REGION and SASL_OAUTHBEARER_TOKEN_URL are read by clap from the environment; these
+    // tests pass the flags, and the environment's own values are never set by a test (tests
+    // run in parallel threads of one process).
+    #[test]
+    fn awsiam_needs_a_region() {
+        if std::env::var_os("AWS_REGION").is_none() {
+            let e = cfg(&["--sasl.enabled", "--sasl.mechanism=awsiam"]).unwrap_err();
+            assert_eq!(
+                e.0,
+                "--sasl.aws-region (or AWS_REGION) is required with --sasl.mechanism=awsiam"
+            );
+        }
+        let c = cfg(&[
+            "--sasl.enabled",
+            "--sasl.mechanism=awsiam",
+            "--sasl.aws-region=eu-west-1",
+        ])
+        .unwrap();
+        let sasl = c.sasl.unwrap();
+        assert_eq!(sasl.mechanism, Mechanism::AwsIam);
+        assert_eq!(sasl.aws_region, "eu-west-1");
+        assert_eq!(sasl.mechanism.kafka_name(), "OAUTHBEARER");
+    }
+
+    #[test]
+    fn oauthbearer_needs_a_token_url_and_a_client_id() {
+        let url = "--sasl.oauthbearer-token-url=https://idp.example/token";
+        let e = cfg(&["--sasl.enabled", "--sasl.mechanism=oauthbearer", url]).unwrap_err();
+        assert_eq!(
+            e.0,
+            "--sasl.username (the OAuth client id) is required with --sasl.mechanism=oauthbearer"
+        );
+        let e = cfg(&[
+            "--sasl.enabled",
+            "--sasl.mechanism=oauthbearer",
+            "--sasl.username=exporter",
+            "--sasl.oauthbearer-token-url=idp.example/token",
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("is not an http(s) URL"), "{e}");
+        let c = cfg(&[
+            "--sasl.enabled",
+            "--sasl.mechanism=oauthbearer",
+            "--sasl.username=exporter",
+            "--sasl.password=s3cret",
+            url,
+            "--sasl.oauthbearer-scopes=kafka, read ,,",
+        ])
+        .unwrap();
+        let sasl = c.sasl.clone().unwrap();
+        assert_eq!(sasl.token_url, "https://idp.example/token");
+        assert_eq!(sasl.scopes, vec!["kafka", "read"]);
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

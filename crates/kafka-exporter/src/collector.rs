@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 
 use crate::cli::{Config, Mechanism};
 use crate::client::cluster::{Metadata, Settings};
-use crate::client::token::{Static, Tokens};
+use crate::client::token::Tokens;
 use crate::client::{ClientError, Cluster};
 use crate::groups;
 use crate::lag::History;
@@ -58,19 +58,29 @@ pub fn client_settings(cfg: &Config) -> Result<Settings, String> {
         client_id: "kafka_exporter".into(),
         tls,
         sasl: cfg.sasl.clone(),
-        tokens: token_source(cfg).map(Arc::new),
+        tokens: token_source(cfg)?.map(Arc::new),
         request_timeout: REQUEST_TIMEOUT,
         allow_auto_topic_creation: cfg.allow_auto_topic_creation,
     })
 }
 
-/// Where OAUTHBEARER tokens come from, when the mechanism needs them.
-fn token_source(cfg: &Config) -> Option<Tokens> {
-    let sasl = cfg.sasl.as_ref()?;
-    match sasl.mechanism {
-        Mechanism::OAuthBearer => Some(Tokens::new(Box::new(Static(sasl.password.clone())))),
+/// Where OAUTHBEARER tokens come from, when the mechanism needs them: the OIDC token endpoint,
+/// or AWS MSK IAM signing. Nothing is fetched here: the first connection asks.
+fn token_source(cfg: &Config) -> Result<Option<Tokens>, String> {
+    use crate::client::{aws_iam::MskIam, oidc::ClientCredentials};
+    let Some(sasl) = cfg.sasl.as_ref() else {
+        return Ok(None);
+    };
+    Ok(match sasl.mechanism {
+        Mechanism::OAuthBearer => Some(Tokens::new(Box::new(ClientCredentials::new(
+            &sasl.token_url,
+            sasl.username.clone(),
+            sasl.password.clone(),
+            sasl.scopes.clone(),
+        )?))),
+        Mechanism::AwsIam => Some(Tokens::new(Box::new(MskIam::new(sasl.aws_region.clone())))),
         _ => None,
-    }
+    })
 }
 
 /// Runs collections forever on the calling thread (its own single-threaded runtime: every

@@ -156,7 +156,29 @@ pub async fn authenticate(
             // RFC 7628's client initial response: no authzid, the token, no extensions.
             let msg = format!("n,,\x01auth=Bearer {}\x01\x01", token.value.expose());
             match round(conn, Bytes::from(msg), deadline).await {
-                Ok((_, lifetime)) => Ok(lifetime),
+                Ok((challenge, lifetime)) if challenge.is_empty() => Ok(lifetime),
+                // RFC 7628 3.2.2: a refused token is answered with an error challenge
+                // ({"status":"invalid_token"}, no Kafka error code), which the client answers
+                // with a lone 0x01 to get the failure itself.
+                Ok((challenge, _)) => {
+                    tokens.forget().await;
+                    let status = String::from_utf8_lossy(&challenge).into_owned();
+                    Err(
+                        match round(conn, Bytes::from_static(b"\x01"), deadline).await {
+                            // Kafka's message is the challenge itself; another's may say less.
+                            Err(ClientError::Auth { broker, cause })
+                                if !cause.contains(&status) =>
+                            {
+                                ClientError::Auth {
+                                    broker,
+                                    cause: format!("{cause} {status}"),
+                                }
+                            }
+                            Err(e) => e,
+                            Ok(_) => auth_error(conn, format!("the token was refused: {status}")),
+                        },
+                    )
+                }
                 Err(e) => {
                     // A refused token is not offered again.
                     if matches!(e, ClientError::Auth { .. }) {

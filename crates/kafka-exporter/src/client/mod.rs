@@ -11,8 +11,10 @@
 //!   batched requests the collector makes.
 
 pub mod auth;
+pub mod aws_iam;
 pub mod cluster;
 pub mod connection;
+pub mod oidc;
 pub mod token;
 
 use std::time::Duration;

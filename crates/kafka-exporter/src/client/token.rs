@@ -24,25 +24,11 @@ pub trait TokenSource: Send + Sync {
     fn fetch(&self) -> TokenFuture<'_>;
 }
 
-/// A token given on the command line (`--sasl.password` with OAUTHBEARER): never refreshed.
-pub struct Static(pub Secret);
-
-impl TokenSource for Static {
-    fn fetch(&self) -> TokenFuture<'_> {
-        let value = self.0.clone();
-        Box::pin(async move {
-            Ok(Token {
-                value,
-                expires: None,
-            })
-        })
-    }
-}
-
 /// A source plus its current token.
 pub struct Tokens {
     source: Box<dyn TokenSource>,
-    current: tokio::sync::Mutex<Option<Token>>,
+    /// The token and when it was fetched.
+    current: tokio::sync::Mutex<Option<(Token, SystemTime)>>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -69,19 +55,23 @@ impl Tokens {
     pub async fn get(&self) -> Result<Token, String> {
         let mut current = self.current.lock().await;
         let now = SystemTime::now();
-        if let Some(t) = current.as_ref() {
+        if let Some((t, fetched)) = current.as_ref() {
             let live = match t.expires {
                 None => true,
-                Some(exp) => exp
-                    .duration_since(now)
-                    .is_ok_and(|left| left > margin(left.max(Duration::from_secs(60)))),
+                // The margin is a share of the token's whole life (from when it was
+                // fetched), not of what is left: else a token would live to its last seconds.
+                Some(exp) => {
+                    let lifetime = exp.duration_since(*fetched).unwrap_or_default();
+                    exp.duration_since(now)
+                        .is_ok_and(|left| left > margin(lifetime))
+                }
             };
             if live {
                 return Ok(t.clone());
             }
         }
         let fresh = self.source.fetch().await?;
-        *current = Some(fresh.clone());
+        *current = Some((fresh.clone(), now));
         Ok(fresh)
     }
 

@@ -1,0 +1,165 @@
+"""SASL and TLS listeners of one Apache Kafka node: the right credentials collect (kafka_up 1 and
+the values the broker reports through the same listener), wrong ones give kafka_up 0 and a log
+line naming the cause, never an exit, and a password never shows in the exporter's output.
+
+cluster.py's node has SASL_PLAINTEXT with SCRAM-SHA-256/512 users (made at format time), PLAIN
+added here through its `overrides`, and SSL with a CA of its own; the SSL listener *requests* a
+client certificate (ssl.client.auth=requested), so mutual TLS is shown by a certificate the CA
+did not sign being refused while the CA's own is accepted.
+"""
+
+import re
+import subprocess
+import time
+
+import pytest
+
+import groundtruth as gt
+from conftest import REFRESH, open_cluster, series, wait_until
+
+USER = "alice"
+PASSWORD = "Tr0ub4dor-alice-7731"
+WRONG = "Wr0ng-pass-zq81x"
+# A librdkafka mechanism per --sasl.mechanism.
+MECHANISMS = {"scram-sha512": "SCRAM-SHA-512", "scram-sha256": "SCRAM-SHA-256", "plain": "PLAIN"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    plain = ('org.apache.kafka.common.security.plain.PlainLoginModule required user_%s="%s";'
+             % (USER, PASSWORD))
+    c = open_cluster(tmp_path_factory, 1, scram_users={USER: PASSWORD}, tls=True, overrides={
+        "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": plain,
+    })
+    try:
+        b = c.bootstrap
+        gt.create_topic(b, "secured", 2)
+        gt.produce(b, "secured", {0: 25, 1: 10})
+        gt.commit(b, "reader", [["secured", 0, 20], ["secured", 1, 10]])
+        yield c
+    finally:
+        c.close()
+
+
+def sasl_conf(mechanism, password=PASSWORD):
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": MECHANISMS[mechanism],
+            "sasl.username": USER, "sasl.password": password}
+
+
+def assert_serves_truth(e, bootstrap, conf):
+    """The exporter serves what the broker reports through the same listener (so that the
+    advertised addresses in kafka_broker_info agree)."""
+    s = gt.state(bootstrap, conf=conf)
+    assert not s["errors"], s["errors"]
+    m = e.scrape().samples
+    assert series(m, "kafka_up") == 1, "kafka_up %s" % series(m, "kafka_up")
+    d = gt.diff(gt.expected_samples(s), gt.compared(m))
+    assert not d, "exporter differs from the broker:\n" + d
+    assert series(m, "kafka_topic_partition_current_offset", topic="secured", partition="0") == 25
+    assert series(m, "kafka_consumergroup_lag", consumergroup="reader", topic="secured",
+                  partition="0") == 5
+    return m
+
+
+def everything_served(e):
+    """All the exporter says: its log, and every page it serves."""
+    out = [e.log()]
+    for path in ("/metrics", "/", "/healthz"):
+        for gzipped in (False, True):
+            _, body, _ = e.get(path, gzipped=gzipped)
+            out.append(body)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("mechanism", sorted(MECHANISMS))
+def test_sasl_right_credentials_collect(cluster, start_exporter, mechanism):
+    e = start_exporter(cluster.sasl_bootstrap, "--sasl.enabled", "--sasl.mechanism=" + mechanism,
+                       "--sasl.username=" + USER, "--sasl.password=" + PASSWORD)
+    e.wait_collected()
+    wait_until(lambda: assert_serves_truth(e, cluster.sasl_bootstrap, sasl_conf(mechanism)), 20)
+    assert PASSWORD not in everything_served(e)
+
+
+def test_sasl_password_from_the_environment(cluster, start_exporter):
+    """SASL_USER_PASSWORD, as upstream: the password then is not even on the command line."""
+    e = start_exporter(cluster.sasl_bootstrap, "--sasl.enabled", "--sasl.mechanism=scram-sha512",
+                       "--sasl.username=" + USER, env={"SASL_USER_PASSWORD": PASSWORD})
+    e.wait_collected()
+    wait_until(lambda: assert_serves_truth(e, cluster.sasl_bootstrap, sasl_conf("scram-sha512")), 20)
+    assert PASSWORD not in everything_served(e)
+
+
+@pytest.mark.parametrize("via", ["flag", "env"])
+def test_sasl_wrong_password(cluster, start_exporter, via):
+    args = ["--sasl.enabled", "--sasl.mechanism=scram-sha512", "--sasl.username=" + USER]
+    env = None
+    if via == "flag":
+        args.append("--sasl.password=" + WRONG)
+    else:
+        env = {"SASL_USER_PASSWORD": WRONG}
+    e = start_exporter(cluster.sasl_bootstrap, *args, env=env)
+
+    def refused():
+        m = e.scrape().samples
+        assert series(m, "kafka_up") == 0, "kafka_up %s" % series(m, "kafka_up")
+        errors = series(m, "kafka_exporter_collection_errors_total")
+        assert errors is not None and errors >= 1, "no failed collection yet (errors %s)" % errors
+        lines = [l for l in e.log().splitlines() if re.search(r"authenticat", l, re.I)]
+        assert lines, "no log line names the cause (authentication):\n" + e.log_tail()
+        return m
+
+    wait_until(refused, 30)
+    # Still there several refreshes later, still down, and nothing has leaked.
+    time.sleep(4 * REFRESH)
+    e.assert_alive()
+    m = e.scrape().samples
+    assert series(m, "kafka_up") == 0
+    assert series(m, "kafka_brokers") is None, "a failed login must not produce cluster series"
+    served = everything_served(e)
+    assert WRONG not in served, "the password appears in the exporter's output"
+    assert PASSWORD not in served
+
+
+def tls_conf(cluster, cert=None, key=None):
+    conf = {"security.protocol": "SSL", "ssl.ca.location": cluster.ca_file}
+    if cert:
+        conf.update({"ssl.certificate.location": cert, "ssl.key.location": key})
+    return conf
+
+
+def test_tls_with_ca_file(cluster, start_exporter):
+    e = start_exporter(cluster.tls_bootstrap, "--tls.enabled", "--tls.ca-file=" + cluster.ca_file)
+    e.wait_collected()
+    wait_until(lambda: assert_serves_truth(e, cluster.tls_bootstrap, tls_conf(cluster)), 20)
+
+
+def test_mutual_tls(cluster, start_exporter):
+    e = start_exporter(cluster.tls_bootstrap, "--tls.enabled", "--tls.ca-file=" + cluster.ca_file,
+                       "--tls.cert-file=" + cluster.client_cert,
+                       "--tls.key-file=" + cluster.client_key)
+    e.wait_collected()
+    wait_until(lambda: assert_serves_truth(
+        e, cluster.tls_bootstrap, tls_conf(cluster, cluster.client_cert, cluster.client_key)), 20)
+
+
+def test_mutual_tls_with_a_certificate_the_broker_does_not_trust(cluster, start_exporter, tmp_path):
+    """The broker refuses a client certificate its CA did not sign: this is what shows that the
+    exporter presents the certificate of --tls.cert-file at all."""
+    key, cert = str(tmp_path / "stranger.key"), str(tmp_path / "stranger.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=stranger"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    e = start_exporter(cluster.tls_bootstrap, "--tls.enabled", "--tls.ca-file=" + cluster.ca_file,
+                       "--tls.cert-file=" + cert, "--tls.key-file=" + key)
+
+    def refused():
+        m = e.scrape().samples
+        assert series(m, "kafka_up") == 0, "kafka_up %s" % series(m, "kafka_up")
+        errors = series(m, "kafka_exporter_collection_errors_total")
+        assert errors is not None and errors >= 1, "no failed collection yet"
+        return m
+
+    wait_until(refused, 30)
+    e.assert_alive()
