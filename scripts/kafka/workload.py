@@ -245,8 +245,10 @@ def run(brokers, topic, partitions, group, rate, behind, protocol, stop):
                 print("workload: produce: %d failed (first: %s)" % (delivery.failed, delivery.first),
                       file=sys.stderr, flush=True)
                 delivery.failed, delivery.first = 0, None
-            # Consume about one second's worth, so that about `behind` stay unread.
-            budget, until = rate, time.monotonic() + 0.5
+            # Consume up to two seconds' worth: one second's, and as much again to catch up on
+            # a backlog (the group's join at the start, a slow broker), so that the lag settles
+            # at about `behind`.
+            budget, until = 2 * rate, time.monotonic() + 0.5
             while budget > 0 and time.monotonic() < until:
                 for m in c.consume(num_messages=budget, timeout=0.1):
                     if m.error():
