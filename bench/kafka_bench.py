@@ -373,6 +373,12 @@ def count_series(body, family):
     return body.count(b"\n" + family.encode() + b"{") + (1 if body.startswith(family.encode() + b"{") else 0)
 
 
+def count_bench_series(body, family):
+    """Series of `family` on the workload's topics (bench-NNNN) only: a real Kafka also has its
+    internal __consumer_offsets topic (50 partitions), which the exporter reports too."""
+    return len(re.findall(rb'^' + re.escape(family.encode()) + rb'\{(?:[^}]*,)?topic="bench-', body, re.M))
+
+
 def group_names(body):
     return set(re.findall(rb'^kafka_consumergroup_members\{(?:[^}]*,)?consumergroup="([^"]*)"', body, re.M))
 
@@ -640,7 +646,8 @@ def bench_size(name, a, work):
         })
 
         # Sanity of the body.
-        res["check_partition_series"] = count_series(body, "kafka_topic_partition_current_offset")
+        res["check_partition_series"] = count_bench_series(body, "kafka_topic_partition_current_offset")
+        res["check_all_partition_series"] = count_series(body, "kafka_topic_partition_current_offset")
         res["check_groups"] = len(group_names(body))
         res["check_group_offset_series"] = count_series(body, "kafka_consumergroup_current_offset")
 
@@ -754,9 +761,11 @@ def print_size(r):
         print("    %-26s %10s   %s s" % (name, fmt_n(n), fmt(r["broker_s_per_api"].get(name, 0.0))))
     ok_p = r["check_partition_series"] == r["partitions"]
     ok_g = r["check_groups"] == r["groups"]
-    print("  check: kafka_topic_partition_current_offset series %s (want %s) %s; groups in "
-          "kafka_consumergroup_members %s (want %s) %s; kafka_consumergroup_current_offset series %s"
+    print("  check: kafka_topic_partition_current_offset series on bench-* %s (want %s) %s, %s in all "
+          "(with __consumer_offsets); groups in kafka_consumergroup_members %s (want %s) %s; "
+          "kafka_consumergroup_current_offset series %s"
           % (fmt(r["check_partition_series"]), fmt(r["partitions"]), "ok" if ok_p else "MISMATCH",
+             fmt(r["check_all_partition_series"]),
              fmt(r["check_groups"]), fmt(r["groups"]), "ok" if ok_g else "MISMATCH",
              fmt(r["check_group_offset_series"])))
     if r["failed_collections"] or r["up_end"] != 1.0:

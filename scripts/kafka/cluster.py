@@ -577,15 +577,16 @@ class Cluster:
             self._ports.append(p)
 
     def _wait_ready(self, which, deadline):
-        which = list(which)
-        want = list(range(self.nodes))
+        """Waits until each node of `which` answers ApiVersions and its Metadata lists every
+        node whose JVM runs (after a kill9 of another node, that one is not waited for)."""
         pending = set(which)
         while True:
+            want = {j for j in range(self.nodes) if self.alive(j)}
             for i in sorted(pending):
                 if not self.alive(i):
                     raise RuntimeError("kafka node %d exited (%s) while starting\n%s" % (
                         i, self._procs[i].returncode, self.log_tail(i)))
-                if api_versions_ok(self.node_port(i)) and metadata_brokers(self.node_port(i)) == want:
+                if api_versions_ok(self.node_port(i)) and want <= set(metadata_brokers(self.node_port(i)) or ()):
                     pending.discard(i)
             if not pending:
                 return
@@ -595,8 +596,8 @@ class Cluster:
             time.sleep(0.2)
 
     def wait_ready(self, timeout=60):
-        """Waits until every running node answers and lists every node (after a restart of
-        several nodes, say)."""
+        """Waits until every running node answers and lists every running node (after a
+        restart of several nodes, say)."""
         self._wait_ready([i for i in range(self.nodes) if self.alive(i)], time.monotonic() + timeout)
 
     def kill9(self, i):
@@ -623,7 +624,7 @@ class Cluster:
 
     def restart(self, i, timeout=60):
         """Starts node i again on the same directory and ports (stopping it first if it runs)
-        and waits until it answers and lists every node."""
+        and waits until it answers and lists every running node."""
         self.stop(i)
         self._spawn(i)
         self._wait_ready([i], time.monotonic() + timeout)

@@ -89,11 +89,15 @@ def base_config(brokers):
 
 
 def create_topics(brokers, names, partitions, timeout=120.0):
-    """Creates the topics that do not exist yet, 100 per request; waits until metadata shows
-    each with `partitions` partitions, every one with a leader."""
+    """Creates the topics that do not exist yet, at most about 5,000 partitions per request
+    (a KRaft controller refuses an operation of more than 10,000 records, one per partition
+    and topic: "excessively large batch operation"); waits until metadata shows each with
+    `partitions` partitions, every one with a leader."""
     admin = AdminClient(base_config(brokers))
-    for i in range(0, len(names), 100):
-        chunk = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names[i:i + 100]]
+    per_request = max(1, min(100, 5000 // (partitions + 1)))
+    for i in range(0, len(names), per_request):
+        chunk = [NewTopic(n, num_partitions=partitions, replication_factor=1)
+                 for n in names[i:i + per_request]]
         futures = admin.create_topics(chunk, operation_timeout=60, request_timeout=90)
         for name, f in futures.items():
             try:
@@ -245,8 +249,10 @@ def run(brokers, topic, partitions, group, rate, behind, protocol, stop):
                 print("workload: produce: %d failed (first: %s)" % (delivery.failed, delivery.first),
                       file=sys.stderr, flush=True)
                 delivery.failed, delivery.first = 0, None
-            # Consume about one second's worth, so that about `behind` stay unread.
-            budget, until = rate, time.monotonic() + 0.5
+            # Consume up to two seconds' worth: one second's, and as much again to catch up on
+            # a backlog (the group's join at the start, a slow broker), so that the lag settles
+            # at about `behind`.
+            budget, until = 2 * rate, time.monotonic() + 0.5
             while budget > 0 and time.monotonic() < until:
                 for m in c.consume(num_messages=budget, timeout=0.1):
                     if m.error():
