@@ -6,10 +6,12 @@ CARGO ?= cargo
 
 all: build
 
-## Debian packages, and Tansu (the Kafka-compatible broker, built once into the cargo home).
+## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
+## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv).
 deps:
 	@scripts/install-deps.sh
-	@scripts/install-tansu.sh
+	@scripts/install-kafka.sh --quiet > /dev/null
+	@scripts/install-pydeps.sh > /dev/null
 
 build:
 	$(CARGO) build --workspace
@@ -65,7 +67,7 @@ down:
 bench-node: deps
 	scripts/bench-node.sh
 
-## kafka-exporter against Tansu at 1,000 and 10,000 partitions (counting proxy in front of the
+## kafka-exporter against Apache Kafka at 1,000 and 10,000 partitions (counting proxy in front of the
 ## broker); e.g. make bench-kafka BENCH_KAFKA_ARGS="--sizes small --json out.json".
 bench-kafka: deps
 	scripts/bench-kafka.sh $(BENCH_KAFKA_ARGS)

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Benchmark our kafka-exporter against a Tansu broker at a small and a large cluster size.
+"""Benchmark our kafka-exporter against Apache Kafka at a small and a large cluster size.
 
-For each size: Tansu (in-memory storage) listens on one free 127.0.0.1 port and advertises
+For each size: one Apache Kafka node (KRaft, scripts/kafka/cluster.py, with the optimising JIT
+compiler and its partition data on tmpfs) listens on one free 127.0.0.1 port and advertises
 another, where a counting proxy (in this process) forwards bytes both ways and reads the Kafka
 framing, so every client (the workload and the exporter) talks through it. The proxy counts
 requests per API key and times each (request forwarded -> last byte of its response), per
-connection. The workload example creates the topics, records and group commits; then the
+connection. scripts/kafka/workload.py (confluent-kafka, run by --workload-python) creates the
+topics, records and group commits; then the
 release exporter collects in the background and, over K collections (boundaries: the exporter's
 `kafka_exporter_last_collection_timestamp_seconds` changing), we take: collection duration (the
 exporter's own metric), requests per collection by API key and the broker's time on them, the
@@ -17,7 +19,8 @@ The Go original (danielqsj/kafka_exporter) cannot be run here; its request count
 cluster is computed from its design and printed as such.
 
 Prints figures beside the issue's targets; never fails on a figure (exit 0 unless something
-could not run). Standard library only. Usually run through scripts/bench-kafka.sh.
+could not run). Standard library only (and scripts/kafka/cluster.py). Usually run through
+scripts/bench-kafka.sh.
 """
 
 import argparse
@@ -39,6 +42,11 @@ import time
 
 import benchlib
 from benchlib import free_port, percentile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KAFKA_TOOLS = os.path.join(REPO, "scripts", "kafka")
+sys.path.insert(0, KAFKA_TOOLS)
+import cluster  # noqa: E402 -- scripts/kafka/cluster.py, standard library only
 
 # The issue's targets, at the large size.
 TARGET_P99_MS = 10.0
@@ -285,24 +293,23 @@ def stop_all():
             pass
 
 
-def start_tansu(binary, port, advertised, workdir):
-    env = dict(os.environ)
-    env.setdefault("RUST_LOG", "warn")
-    p = Proc("tansu", [binary, "broker", "--storage-engine", "memory://tansu/",
-                       "--listener-url", "tcp://127.0.0.1:%d" % port,
-                       "--advertised-listener-url", "tcp://127.0.0.1:%d" % advertised],
-             workdir, env)
-    RUNNING.append(p)
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        if not p.alive():
-            raise RuntimeError("tansu exited; its log:\n%s" % p.log())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return p
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("tansu did not listen on %d; its log:\n%s" % (port, p.log()))
+class Broker:
+    """One Apache Kafka node listening on `port` and advertising `advertised` (the proxy's
+    port), so that clients bootstrapped through the proxy stay on it. The optimising JIT
+    compiler is on (fast_start=False): the broker's share of a collection is measured, and it
+    should be a production-like broker's. stop() is idempotent, like Proc's."""
+
+    def __init__(self, port, advertised, workdir):
+        self.cluster = cluster.Cluster(nodes=1, workdir=workdir, ports=[port],
+                                       advertised_ports=[advertised], fast_start=False)
+        RUNNING.append(self)
+        self.cluster.start(timeout=180)
+
+    def log(self, tail=40):
+        return self.cluster.log_tail(0, tail)
+
+    def stop(self):
+        self.cluster.close()
 
 
 class Exporter(Proc):
@@ -527,14 +534,14 @@ def bench_size(name, a, work):
 
     broker_port = free_port()
     proxy = CountingProxy(broker_port)
-    tansu = None
     try:
-        tansu = start_tansu(a.tansu, broker_port, proxy.port, work)
+        broker = Broker(broker_port, proxy.port, os.path.join(work, "kafka-" + name))
 
         # 2. The workload, through the proxy.
         t0 = time.monotonic()
         try:
-            r = subprocess.run([a.workload, "--brokers", "127.0.0.1:%d" % proxy.port, "setup",
+            r = subprocess.run([a.workload_python, os.path.join(KAFKA_TOOLS, "workload.py"),
+                                "--brokers", "127.0.0.1:%d" % proxy.port, "setup",
                                 "--topics", str(topics), "--partitions", str(per_topic),
                                 "--messages", str(a.messages), "--groups", str(groups)],
                                capture_output=True, text=True, timeout=a.setup_timeout)
@@ -543,8 +550,8 @@ def bench_size(name, a, work):
                                "smaller size)" % a.setup_timeout)
         res["setup_seconds"] = time.monotonic() - t0
         if r.returncode != 0:
-            raise RuntimeError("workload setup failed (%d):\n%s\n%s\ntansu log:\n%s" % (
-                r.returncode, r.stdout[-2000:], r.stderr[-3000:], tansu.log()))
+            raise RuntimeError("workload setup failed (%d):\n%s\n%s\nbroker log:\n%s" % (
+                r.returncode, r.stdout[-2000:], r.stderr[-3000:], broker.log()))
         res["setup_line"] = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
         sent, _, conns = proxy.counters()
         res["setup_requests"] = {api_name(k): v for k, v in sorted(sent.items())}
@@ -840,8 +847,8 @@ def summary(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--exporter", required=True, help="our release kafka-exporter")
-    ap.add_argument("--workload", required=True, help="the workload example binary")
-    ap.add_argument("--tansu", default=os.path.join(os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo")), "bin/tansu"))
+    ap.add_argument("--workload-python", required=True,
+                    help="a python with confluent-kafka, for scripts/kafka/workload.py (scripts/install-pydeps.sh prints it)")
     ap.add_argument("--sizes", default="small,large", help="comma-separated: %s" % ",".join(SIZES))
     ap.add_argument("--messages", type=int, default=4, help="records per partition (the workload's --messages)")
     ap.add_argument("--collections", type=int, default=3, help="K: collections measured")
@@ -859,20 +866,23 @@ def main():
     sizes = [s for s in a.sizes.split(",") if s]
     for s in sizes:
         if s not in SIZES:
-            sys.exit("bench: unknown size %r (known: %s)" % (s, ", ".join(SIZES)))
-    for b in (a.exporter, a.workload, a.tansu):
+            print("bench: unknown size %r (known: %s)" % (s, ", ".join(SIZES)), file=sys.stderr)
+            sys.exit(64)
+    for b in (a.exporter, a.workload_python):
         if not os.access(b, os.X_OK):
-            sys.exit("bench: %s is not an executable" % b)
+            print("bench: %s is not an executable" % b, file=sys.stderr)
+            sys.exit(64)
 
     atexit.register(stop_all)
-    # SIGTERM (and SIGHUP) unwind like Ctrl-C, so the finally blocks stop Tansu and the exporter.
+    # SIGTERM (and SIGHUP) unwind like Ctrl-C, so the finally blocks stop Kafka and the exporter.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(143))
 
     work = tempfile.mkdtemp(prefix="bench-kafka.")
-    print("kafka-exporter benchmark, %s, %d CPUs, kernel %s; broker %s (one broker, in-memory)" % (
-        time.strftime("%Y-%m-%d %H:%M:%S"), os.cpu_count(), os.uname().release,
-        subprocess.run([a.tansu, "--version"], capture_output=True, text=True).stdout.strip() or "tansu"))
+    print("kafka-exporter benchmark, %s, %d CPUs, kernel %s; broker Apache Kafka %s (one KRaft "
+          "node, heap 512 MiB, data on tmpfs)" % (
+              time.strftime("%Y-%m-%d %H:%M:%S"), os.cpu_count(), os.uname().release,
+              cluster.kafka_version()))
     print("every client talks to the broker through a counting proxy in this process; logs in %s" % work)
     if a.exporter_env:
         print("exporter environment: %s" % " ".join(a.exporter_env))

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end run under a real Prometheus, natively on 127.0.0.1 (free ports, no containers):
 # node-exporter, gateway-sidecar in front of a stub upstream, stubs playing user-service and
-# interview-service, Tansu with kafka-exporter and a producer/consumer workload, and Prometheus on
-# the localhost variant generated from monitoring/prometheus. Checks targets, rules, every panel
-# query of the three dashboards, and ServiceDown; see monitoring/tools/e2e.py. Ends with `e2e: N passed, M failed`; exits non-zero on a failure.
+# interview-service, Apache Kafka (scripts/kafka/cluster.py) with kafka-exporter and a
+# producer/consumer workload (scripts/kafka/workload.py), and Prometheus on the localhost variant
+# generated from monitoring/prometheus. Checks targets, rules, every panel query of the three
+# dashboards, and ServiceDown; see monitoring/tools/e2e.py. Ends with `e2e: N passed, M failed`;
+# exits non-zero on a failure.
 #
-# Builds the daemons and the workload (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target}.
-# Tools: prometheus and python3-yaml (scripts/install-deps.sh), tansu (scripts/install-tansu.sh;
-# $TANSU overrides). E2E_KEEP=1 keeps the logs.
+# Builds the daemons (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target}.
+# Tools: prometheus and python3-yaml (scripts/install-deps.sh), Kafka's jars and a JRE
+# (scripts/install-kafka.sh), the venv with confluent-kafka (scripts/install-pydeps.sh); the two
+# last are run here too (instant once installed). E2E_KEEP=1 keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,17 +20,17 @@ done
 /usr/bin/python3 -c 'import yaml' 2> /dev/null || { echo "e2e: python3-yaml missing; run scripts/install-deps.sh" >&2; exit 2; }
 
 CARGO=${CARGO:-cargo}
-TANSU=${TANSU:-${CARGO_HOME:-$HOME/.cargo}/bin/tansu}
-[ -x "$TANSU" ] || { echo "e2e: $TANSU missing; run scripts/install-tansu.sh" >&2; exit 2; }
+scripts/install-kafka.sh --quiet > /dev/null
+VENV_PY=$(scripts/install-pydeps.sh)
 
-"$CARGO" build -q -p node-exporter -p gateway-sidecar -p kafka-exporter --bins --example workload
+"$CARGO" build -q -p node-exporter -p gateway-sidecar -p kafka-exporter --bins
 BIN=${CARGO_TARGET_DIR:-target}/debug
 
 # e2e.py stops everything it started on any exit (its children also die with it); the trap
 # only forwards Ctrl-C / SIGTERM to it.
 /usr/bin/python3 monitoring/tools/e2e.py \
   --node-exporter "$BIN/node-exporter" --sidecar "$BIN/gateway-sidecar" \
-  --kafka-exporter "$BIN/kafka-exporter" --workload "$BIN/examples/workload" --tansu "$TANSU" \
+  --kafka-exporter "$BIN/kafka-exporter" --workload-python "$VENV_PY" \
   ${E2E_KEEP:+--keep} &
 pid=$!
 trap 'kill -TERM "$pid" 2> /dev/null; wait "$pid"; exit 130' INT TERM

@@ -4,9 +4,10 @@
 #   gateway-sidecar        :8000 (proxy) -> stub upstream :3000, metrics :9464
 #   stub user-service      :8001, stub interview-service :8002 (only if the port is free: a
 #                          real NestJS service already listening there is scraped instead)
-#   Tansu (Kafka API)      :9092, in-memory, with a producer and a consumer group `billing` that
-#                          stays a little behind (kafka-exporter's examples/workload.rs); skipped
-#                          if a broker already listens on :9092 (then it is the one watched)
+#   Apache Kafka           :9092, one KRaft node (scripts/kafka/cluster.py, data in a temporary
+#                          directory), with a producer and a consumer group `billing` that stays
+#                          a little behind (scripts/kafka/workload.py); skipped if a broker
+#                          already listens on :9092 (then it is the one watched)
 #   kafka-exporter         :9308
 #   Prometheus             :9090, on the localhost variant generated from monitoring/prometheus
 #                          (if `prometheus` is installed: scripts/install-deps.sh)
@@ -40,9 +41,11 @@ for port in 9100 8000 9464 3000 9090 9308; do
   fi
 done
 
-"$CARGO" build --release -p node-exporter -p gateway-sidecar -p kafka-exporter --bins --example workload
+"$CARGO" build --release -p node-exporter -p gateway-sidecar -p kafka-exporter --bins
 BIN=${CARGO_TARGET_DIR:-target}/release
-TANSU=${TANSU:-${CARGO_HOME:-$HOME/.cargo}/bin/tansu}
+# Both instant once installed (`make deps` runs them too).
+scripts/install-kafka.sh --quiet > /dev/null
+VENV_PY=$(scripts/install-pydeps.sh)
 
 start() { # name, command...
   local name=$1
@@ -62,15 +65,24 @@ for svc in user-service:8001 interview-service:8002; do
   fi
 done
 start node-exporter "$BIN/node-exporter" --web.listen-address="$BIND:9100"
-kafka_note="Kafka (Tansu)         127.0.0.1:9092, topic orders, group billing"
+kafka_note="Apache Kafka           127.0.0.1:9092, topic orders, group billing"
 if listening 9092; then
   kafka_note="Kafka: a broker already listens on :9092; kafka-exporter watches it"
 else
-  # Loopback only, whatever BIND says: the broker has no authentication.
-  start tansu "$TANSU" broker --storage-engine memory://tansu/ \
-    --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092
-  for _ in $(seq 100); do listening 9092 && break; sleep 0.1; done
-  start workload "$BIN/examples/workload" --brokers 127.0.0.1:9092 run --topic orders \
+  # Loopback only, whatever BIND says: the broker has no authentication. cluster.py prints the
+  # bootstrap once the node answers Kafka requests (a JVM: some seconds).
+  start kafka $PY scripts/kafka/cluster.py --nodes 1 --port 9092
+  for _ in $(seq 1200); do
+    grep -q '^127.0.0.1:9092$' "$TMP/kafka.log" && break
+    kill -0 "${PIDS[-1]}" 2> /dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '^127.0.0.1:9092$' "$TMP/kafka.log"; then
+    echo "run-local: Kafka did not start; its log:" >&2
+    tail -n 20 "$TMP/kafka.log" >&2
+    exit 1
+  fi
+  start workload "$VENV_PY" scripts/kafka/workload.py --brokers 127.0.0.1:9092 run --topic orders \
     --partitions 3 --group billing --rate 20 --behind 30
 fi
 start kafka-exporter "$BIN/kafka-exporter" --kafka.server=127.0.0.1:9092 --web.listen-address="$BIND:9308"
