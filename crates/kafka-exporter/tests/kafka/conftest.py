@@ -276,22 +276,3 @@ def open_cluster(tmp_path_factory, nodes, **kw):
         c.close()
         raise
     return c
-
-
-@pytest.fixture
-def members(tmp_path):
-    """start(bootstrap, group, topics, protocol="classic") -> groundtruth.Member; all stopped
-    after the test."""
-    import groundtruth
-    started = []
-
-    def start(bootstrap, group, topics, protocol="classic", conf=None):
-        m = groundtruth.Member(bootstrap, group, topics,
-                               str(tmp_path / ("member-%s-%d.log" % (group, len(started)))),
-                               protocol=protocol, conf=conf)
-        started.append(m)
-        return m
-
-    yield start
-    for m in started:
-        m.stop()

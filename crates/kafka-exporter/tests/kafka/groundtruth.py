@@ -123,7 +123,6 @@ class Member:
                 "--protocol", protocol]
         if conf:
             argv += ["--conf", json.dumps(conf)]
-        self.args = (bootstrap, group, topics, log_path, protocol, conf)
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
 
@@ -261,7 +260,3 @@ def caught_up(s, group):
         c = g["committed"].get(t, {}).get(p)
         assert c == s["topics"][t][p]["high"], "group %s at %s on %s[%d] of %s" % (
             group, c, t, p, s["topics"][t][p]["high"])
-
-
-def now():
-    return time.monotonic()
