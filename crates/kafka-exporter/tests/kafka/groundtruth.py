@@ -74,6 +74,12 @@ def state(bootstrap, conf=None, timeout=30):
     return s
 
 
+def nodes(bootstrap, conf=None, timeout=15):
+    """(node ids DescribeCluster lists, broker ids Metadata lists)."""
+    s = run_client("nodes", bootstrap, conf=conf, timeout=timeout)
+    return s["cluster_nodes"], sorted(int(b) for b in s["brokers"])
+
+
 def produce(bootstrap, topic, counts, compression="none", conf=None, timeout=60):
     """counts: {partition: records}."""
     return run_client("produce", bootstrap, topic, json.dumps({str(p): n for p, n in counts.items()}),

@@ -175,8 +175,8 @@ def kill_and_restart(c, e, victim, why):
         # Assert from the admin API that the node is gone, then give the group new records to
         # commit: the commits go to the new coordinator.
         def gone():
-            s = gt.state(b, timeout=15)
-            assert victim not in s["brokers"] and victim not in s["cluster_nodes"], \
+            described, listed = gt.nodes(b, timeout=10)
+            assert victim not in described and victim not in listed, \
                 "cluster: node %d still listed" % victim
 
         wait_until(gone, 25)
