@@ -225,7 +225,8 @@ def servers_first(c, first):
 def test_kill_the_coordinator_of_a_live_group(world, start_exporter):
     c = world
     e = start_exporter(c.bootstrap)
-    s = settled_up(c)
+    # (A test before may have failed with a node just restarted: wait for it to catch up.)
+    s = wait_until(lambda: settled_up(c), UP_DEADLINE)
     coordinator = s["groups"]["billing"]["coordinator"]
     assert coordinator in range(c.nodes), s["groups"]["billing"]
     # Another node first in --kafka.server: this is about the coordinator alone.
@@ -246,7 +247,8 @@ def test_kill_the_active_controller(world, start_exporter):
 def test_kill_the_first_bootstrap_server(world, start_exporter):
     c = world
     # Prefer a node that is neither the coordinator nor the controller (covered above).
-    s = settled_up(c)
+    # (A test before may have failed with a node just restarted: wait for it to catch up.)
+    s = wait_until(lambda: settled_up(c), UP_DEADLINE)
     taken = {s["groups"]["billing"]["coordinator"], active_controller(c)}
     first = next((i for i in range(c.nodes) if i not in taken), 0)
     e = start_exporter(servers_first(c, first))
