@@ -8,6 +8,7 @@ process). A fresh client per call, in a process that may be killed, keeps pytest
 never reuses a client that saw the broker die.
 
     clients.py state     BOOTSTRAP [--conf JSON]   ground truth of the whole cluster, as JSON
+    clients.py nodes     BOOTSTRAP                 only the nodes (DescribeCluster, Metadata)
     clients.py produce   BOOTSTRAP TOPIC COUNTS_JSON [--compression gzip]
     clients.py commit    BOOTSTRAP GROUP OFFSETS_JSON     (admin AlterConsumerGroupOffsets)
     clients.py create    BOOTSTRAP TOPIC PARTITIONS RF [--config JSON]
@@ -122,6 +123,16 @@ def cluster_state(bootstrap, conf):
         "groups": groups,
         "errors": errors,
     }
+
+
+def nodes(bootstrap, conf):
+    """Only who is in the cluster (DescribeCluster and Metadata): quick even while a node that
+    was just killed still leads partitions, which state()'s ListOffsets would wait on."""
+    a = admin(bootstrap, conf)
+    desc = a.describe_cluster(request_timeout=REQUEST_TIMEOUT).result()
+    md = a.list_topics(timeout=REQUEST_TIMEOUT)
+    return {"cluster_nodes": sorted(n.id for n in desc.nodes),
+            "brokers": {str(b.id): "%s:%d" % (b.host, b.port) for b in md.brokers.values()}}
 
 
 def produce(bootstrap, conf, topic, counts, compression):
@@ -250,7 +261,7 @@ def consume(bootstrap, conf, group, topics, protocol, max_seconds):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("state", "produce", "commit", "create", "delete", "delete-records",
+    for name in ("state", "nodes", "produce", "commit", "create", "delete", "delete-records",
                  "elect-preferred", "consume"):
         s = sub.add_parser(name)
         s.add_argument("bootstrap")
@@ -281,6 +292,8 @@ def main(argv=None):
     try:
         if a.cmd == "state":
             out = cluster_state(a.bootstrap, conf)
+        elif a.cmd == "nodes":
+            out = nodes(a.bootstrap, conf)
         elif a.cmd == "produce":
             out = produce(a.bootstrap, conf, a.topic, json.loads(a.counts), a.compression)
         elif a.cmd == "commit":

@@ -74,6 +74,12 @@ def state(bootstrap, conf=None, timeout=30):
     return s
 
 
+def nodes(bootstrap, conf=None, timeout=15):
+    """(node ids DescribeCluster lists, broker ids Metadata lists)."""
+    s = run_client("nodes", bootstrap, conf=conf, timeout=timeout)
+    return s["cluster_nodes"], sorted(int(b) for b in s["brokers"])
+
+
 def produce(bootstrap, topic, counts, compression="none", conf=None, timeout=60):
     """counts: {partition: records}."""
     return run_client("produce", bootstrap, topic, json.dumps({str(p): n for p, n in counts.items()}),
@@ -123,7 +129,6 @@ class Member:
                 "--protocol", protocol]
         if conf:
             argv += ["--conf", json.dumps(conf)]
-        self.args = (bootstrap, group, topics, log_path, protocol, conf)
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
 
@@ -261,7 +266,3 @@ def caught_up(s, group):
         c = g["committed"].get(t, {}).get(p)
         assert c == s["topics"][t][p]["high"], "group %s at %s on %s[%d] of %s" % (
             group, c, t, p, s["topics"][t][p]["high"])
-
-
-def now():
-    return time.monotonic()

@@ -3,9 +3,9 @@ the values the broker reports through the same listener), wrong ones give kafka_
 line naming the cause, never an exit, and a password never shows in the exporter's output.
 
 cluster.py's node has SASL_PLAINTEXT with SCRAM-SHA-256/512 users (made at format time), PLAIN
-added here through its `overrides`, and SSL with a CA of its own; the SSL listener *requests* a
-client certificate (ssl.client.auth=requested), so mutual TLS is shown by a certificate the CA
-did not sign being refused while the CA's own is accepted.
+added here through its `overrides`, and SSL with a CA of its own, whose listener only requests a
+client certificate; mutual TLS runs on a second node whose SSL listener requires one
+(ssl.client.auth=required): the CA's client certificate is accepted, none or a foreign one refused.
 """
 
 import re
@@ -134,25 +134,50 @@ def test_tls_with_ca_file(cluster, start_exporter):
     wait_until(lambda: assert_serves_truth(e, cluster.tls_bootstrap, tls_conf(cluster)), 20)
 
 
-def test_mutual_tls(cluster, start_exporter):
-    e = start_exporter(cluster.tls_bootstrap, "--tls.enabled", "--tls.ca-file=" + cluster.ca_file,
-                       "--tls.cert-file=" + cluster.client_cert,
-                       "--tls.key-file=" + cluster.client_key)
+@pytest.fixture(scope="module")
+def mtls_cluster(tmp_path_factory):
+    """A node whose SSL listener requires a client certificate signed by its CA."""
+    c = open_cluster(tmp_path_factory, 1, tls=True,
+                     overrides={"listener.name.ssl.ssl.client.auth": "required"})
+    try:
+        gt.create_topic(c.bootstrap, "secured", 2)
+        gt.produce(c.bootstrap, "secured", {0: 25, 1: 10})
+        gt.commit(c.bootstrap, "reader", [["secured", 0, 20], ["secured", 1, 10]])
+        yield c
+    finally:
+        c.close()
+
+
+def test_mutual_tls(mtls_cluster, start_exporter):
+    c = mtls_cluster
+    e = start_exporter(c.tls_bootstrap, "--tls.enabled", "--tls.ca-file=" + c.ca_file,
+                       "--tls.cert-file=" + c.client_cert, "--tls.key-file=" + c.client_key)
     e.wait_collected()
     wait_until(lambda: assert_serves_truth(
-        e, cluster.tls_bootstrap, tls_conf(cluster, cluster.client_cert, cluster.client_key)), 20)
+        e, c.tls_bootstrap, tls_conf(c, c.client_cert, c.client_key)), 20)
 
 
-def test_mutual_tls_with_a_certificate_the_broker_does_not_trust(cluster, start_exporter, tmp_path):
-    """The broker refuses a client certificate its CA did not sign: this is what shows that the
-    exporter presents the certificate of --tls.cert-file at all."""
+def stranger_certificate(tmp_path):
+    """A client certificate and key that the cluster's CA did not sign."""
     key, cert = str(tmp_path / "stranger.key"), str(tmp_path / "stranger.pem")
     r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                         "-out", cert, "-days", "1", "-subj", "/CN=stranger"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    e = start_exporter(cluster.tls_bootstrap, "--tls.enabled", "--tls.ca-file=" + cluster.ca_file,
-                       "--tls.cert-file=" + cert, "--tls.key-file=" + key)
+    return cert, key
+
+
+@pytest.mark.parametrize("client", ["no certificate", "untrusted certificate"])
+def test_mutual_tls_refused(mtls_cluster, start_exporter, tmp_path, client):
+    """Without a certificate, or with one the CA did not sign, the broker refuses the
+    connection: kafka_up 0, no exit. (The refusal of a foreign certificate is what shows that
+    --tls.cert-file is presented at all.)"""
+    c = mtls_cluster
+    args = ["--tls.enabled", "--tls.ca-file=" + c.ca_file]
+    if client == "untrusted certificate":
+        cert, key = stranger_certificate(tmp_path)
+        args += ["--tls.cert-file=" + cert, "--tls.key-file=" + key]
+    e = start_exporter(c.tls_bootstrap, *args)
 
     def refused():
         m = e.scrape().samples
@@ -162,4 +187,8 @@ def test_mutual_tls_with_a_certificate_the_broker_does_not_trust(cluster, start_
         return m
 
     wait_until(refused, 30)
+    time.sleep(3 * REFRESH)
     e.assert_alive()
+    m = e.scrape().samples
+    assert series(m, "kafka_up") == 0
+    assert series(m, "kafka_brokers") is None
