@@ -5,6 +5,10 @@
 #                     (librdkafka inside the wheel; 2.16 speaks the new consumer group protocol,
 #                     group.protocol=consumer, KIP-848)
 #   pytest            the test runner of crates/kafka-exporter/tests/kafka/
+#   aws-msk-iam-sasl-signer-python (with boto3/botocore and their dependencies)
+#                     the reference MSK IAM signer our token is compared with (test_msk_iam.py)
+#   PyJWT, cryptography
+#                     the OIDC token endpoint and JWKS served by test_oauth.py
 # The versions are pinned here. The marker ($venv/.installed: the python's version, then the
 # pins installed) makes a second run instant; a pin it lacks is added to the environment (other
 # pins already there stay: branches that pin more share the environment without rebuilding it
