@@ -284,6 +284,19 @@ impl Cluster {
             .with_topics(None)
             .with_allow_auto_topic_creation(self.settings.allow_auto_topic_creation);
         let (resp, _) = conn.call(&req, 12, self.timeout()).await?;
+        // A broker always knows at least itself; an answer without brokers is a refusal shaped
+        // like a response (Kafka's answer to a request on a connection whose SASL is unfinished,
+        // or a top-level error), not an empty cluster.
+        if resp.error_code != 0 || resp.brokers.is_empty() {
+            return Err(ClientError::Protocol {
+                broker: addr.to_string(),
+                request: "Metadata",
+                cause: format!(
+                    "no brokers in the answer (error code {})",
+                    super::error_name(resp.error_code)
+                ),
+            });
+        }
         Ok(metadata_from_response(resp))
     }
 
