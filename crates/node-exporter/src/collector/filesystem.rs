@@ -436,6 +436,11 @@ fn stat_worker(
 }
 
 impl Collector for Filesystem {
+    /// One blocked `statfs` thread per stuck mount point: it leaves the set when its call returns.
+    fn stuck(&self) -> usize {
+        self.stuck.lock().map_or(0, |s| s.len())
+    }
+
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let mounts = self.mounts()?;
         // (labels, read-only, index into the statfs targets or None when skipped as stuck)
