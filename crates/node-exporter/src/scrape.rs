@@ -34,12 +34,9 @@ impl NodeApp {
         let mut collectors = Vec::new();
         for (name, _) in collector::ALL {
             if cli.enabled.iter().any(|e| e == name) {
-                let c = Counted::register(
-                    *name,
-                    collector::build(name, &paths, &cli.collectors)?,
-                    busy,
-                );
-                collectors.push((*name, Arc::new(c) as Arc<dyn Collector>));
+                let c = collector::build(name, &paths, &cli.collectors)?;
+                let c: Arc<dyn Collector> = Arc::new(Counted::register(name, c, busy));
+                collectors.push((*name, c));
             }
         }
         // node_exporter runs on one OS thread by default (--runtime.gomaxprocs=1); so do our
