@@ -398,6 +398,36 @@ mod tests {
         assert!(text.contains("node_scrape_collector_success{collector=\"c\"} 0\n"));
     }
 
+    /// Blocks until its sender is dropped.
+    struct Blocked(Mutex<std::sync::mpsc::Receiver<()>>);
+    impl Collector for Blocked {
+        fn update(&self, _out: &mut Exposition) -> collector::CollectResult {
+            let _ = self.0.lock().unwrap().recv();
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_collector_still_running_is_named_busy_until_it_returns() {
+        let busy = Busy::new();
+        let (release, rx) = std::sync::mpsc::channel();
+        let blocked = Counted::register("blocked", Box::new(Blocked(Mutex::new(rx))), &busy);
+        let fixed = Counted::register("fixed", Box::new(Fixed(1.0)), &busy);
+        let cs: Vec<Named> = vec![("blocked", Arc::new(blocked)), ("fixed", Arc::new(fixed))];
+        collect_all(cs, 2, Duration::from_millis(200)).await;
+        assert_eq!(busy.summary().as_deref(), Some("collector blocked=1"));
+        drop(release);
+        let t0 = Instant::now();
+        while busy.summary().is_some() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                busy.summary()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     #[test]
     fn query_parsing() {
         assert_eq!(
