@@ -234,8 +234,8 @@ fn second_sigterm_during_the_drain_exits_at_once() {
 /// `/dev/fuse` end and never reads it, so every `statfs` on the mount blocks in the kernel, as on
 /// a dead NFS server (node_exporter issue #244). The mount is made in a mount namespace of the
 /// exporter's own, between fork and exec, so nothing else on the host can trip over it; it goes
-/// away with the exporter. Needs root and `/dev/fuse`; `None` (the test says it is skipped)
-/// without them.
+/// away with the exporter. Needs root, `/dev/fuse` and the right to mount (CAP_SYS_ADMIN);
+/// `None` (the test says it is skipped) without them.
 struct HungMount {
     /// The FUSE connection's device end; dropping it would fail the blocked calls.
     _fuse: std::fs::File,
@@ -249,11 +249,13 @@ impl HungMount {
         if unsafe { libc::geteuid() } != 0 {
             return None;
         }
-        let fuse = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/fuse")
-            .ok()?;
+        let open_fuse = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/fuse")
+        };
+        let fuse = open_fuse().ok()?;
         // A /proc holding only what the filesystem collector reads: PID 1's mount table, one
         // line for the hung mount (fields as Linux 6.x writes them for a FUSE mount).
         let procfs = tempfile::tempdir().unwrap();
@@ -268,50 +270,66 @@ impl HungMount {
             ),
         )
         .unwrap();
-        Some(HungMount {
+        let hung = HungMount {
             _fuse: fuse,
             procfs,
             mount_point,
-        })
+        };
+        // A container may be root without the right to mount: try it once, on `--version`, with
+        // a connection of its own (one ends with the namespace of its mount).
+        let probe_fuse = open_fuse().ok()?;
+        let mut probe = Command::new(BIN);
+        probe
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        fuse_mount_in_own_namespace(&mut probe, &probe_fuse, &hung.mount_point);
+        probe.status().ok()?.success().then_some(hung)
     }
 
     /// `cmd`, run in a mount namespace of its own with the hung mount in it.
     fn mounted_for(&self, cmd: &mut Command) {
-        let target = CString::new(self.mount_point.as_os_str().as_encoded_bytes()).unwrap();
-        let options = CString::new(format!(
-            "fd={},rootmode=40000,user_id=0,group_id=0",
-            self._fuse.as_raw_fd()
-        ))
-        .unwrap();
-        // SAFETY: between fork and exec only async-signal-safe system calls run here, on strings
-        // allocated before the fork. The device fd is still open in the child at this point.
-        unsafe {
-            cmd.pre_exec(move || {
-                let check = |rc: libc::c_int| {
-                    if rc == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                };
-                check(libc::unshare(libc::CLONE_NEWNS))?;
-                // Private, so the mount below never propagates to the host's namespace.
-                check(libc::mount(
-                    c"none".as_ptr(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ))?;
-                check(libc::mount(
-                    c"hung".as_ptr(),
-                    target.as_ptr(),
-                    c"fuse".as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    options.as_ptr().cast(),
-                ))
-            });
-        }
+        fuse_mount_in_own_namespace(cmd, &self._fuse, &self.mount_point);
+    }
+}
+
+/// Makes `cmd` run in a new mount namespace where `target` is a FUSE mount served through `fuse`
+/// (an open `/dev/fuse`), mounted between fork and exec.
+fn fuse_mount_in_own_namespace(cmd: &mut Command, fuse: &std::fs::File, target: &Path) {
+    let target = CString::new(target.as_os_str().as_encoded_bytes()).unwrap();
+    let options = CString::new(format!(
+        "fd={},rootmode=40000,user_id=0,group_id=0",
+        fuse.as_raw_fd()
+    ))
+    .unwrap();
+    // SAFETY: between fork and exec only async-signal-safe system calls run here, on strings
+    // allocated before the fork. The device fd is still open in the child at this point.
+    unsafe {
+        cmd.pre_exec(move || {
+            let check = |rc: libc::c_int| {
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            // Private, so the mount below never propagates to the host's namespace.
+            check(libc::mount(
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"hung".as_ptr(),
+                target.as_ptr(),
+                c"fuse".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                options.as_ptr().cast(),
+            ))
+        });
     }
 }
 
@@ -319,7 +337,8 @@ impl HungMount {
 fn sigterm_with_a_collector_blocked_on_a_hung_mount() {
     let Some(hung) = HungMount::new() else {
         eprintln!(
-            "SKIPPED sigterm_with_a_collector_blocked_on_a_hung_mount: needs root and /dev/fuse"
+            "SKIPPED sigterm_with_a_collector_blocked_on_a_hung_mount: cannot mount FUSE here \
+             (needs root, /dev/fuse and CAP_SYS_ADMIN)"
         );
         return;
     };
