@@ -173,9 +173,16 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         tokio::spawn(sweep_sessions(proxy.clone()));
         let app: Arc<dyn App> = Arc::new(SidecarApp(proxy.clone()));
         let mut web_rx = rx.clone();
-        let web = server::serve(web_listeners, settings, app, busy.clone(), async move {
-            conn::until_shutdown(&mut web_rx).await;
-        });
+        let web = async {
+            let until = async move { conn::until_shutdown(&mut web_rx).await };
+            let w = server::serve(web_listeners, settings, app, busy.clone(), until).await;
+            // A metrics port that cannot serve stops the proxy too, rather than waiting for a
+            // signal.
+            if w.is_err() {
+                let _ = tx.send(true);
+            }
+            w
+        };
         let acceptor = async {
             let a = conn::accept(proxy_listener, proxy.clone(), feeds, rx.clone()).await;
             if a.is_err() {
