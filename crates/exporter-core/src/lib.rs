@@ -9,23 +9,28 @@
 //!   to many scrapes.
 //! - [`process`]: `process_*` metrics about the daemon itself.
 //! - [`logging`]: logfmt or JSON logs.
+//! - [`shutdown`]: SIGTERM and SIGINT end the daemon within its grace period whatever is stuck;
+//!   [`Busy`] names what a drain abandons.
 //!
 //! A daemon's `main` parses its flags with [`cli::parse`], calls [`logging::init`], builds its
-//! [`server::Settings`] (which loads the web config), binds, and hands an [`server::App`] to
-//! [`server::serve`] with [`server::shutdown_signal`].
+//! [`server::Settings`] (which loads the web config), binds, hands an [`server::App`] to
+//! [`server::serve`] with [`shutdown::signal`], and ends with [`shutdown::finish`].
 
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod busy;
 pub mod civil;
 pub mod cli;
 mod in_flight;
 pub(crate) mod logging;
 pub mod process;
 pub mod server;
+pub mod shutdown;
 pub mod text;
 pub(crate) mod web_config;
 
+pub use busy::Busy;
 pub use in_flight::InFlight;
 pub use text::{Exposition, MetricType, SharedText, SharedTextWriter};
 

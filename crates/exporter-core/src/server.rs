@@ -3,7 +3,9 @@
 //!
 //! As in mini-redis, [`serve`] takes listeners that are already bound and a shutdown future, so
 //! `main` binds before anything serves (and fails cleanly when a port is taken), and tests bind
-//! `127.0.0.1:0`.
+//! `127.0.0.1:0`. After the shutdown future resolves it stops accepting and gives the requests in
+//! flight [`Settings::shutdown_grace`], counting open connections in the daemon's [`Busy`] so the
+//! daemon can say what it abandons (see [`crate::shutdown`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,7 +30,7 @@ use crate::cli::{UsageError, WebArgs};
 use crate::process;
 use crate::text::{Exposition, MetricType, SharedText, CONTENT_TYPE};
 use crate::web_config::WebConfig;
-use crate::InFlight;
+use crate::{Busy, InFlight};
 
 /// What the landing page says about the daemon.
 #[derive(Clone, Debug)]
@@ -47,6 +49,9 @@ pub struct Settings {
     pub exporter_metrics: bool,
     pub web_config: WebConfig,
     pub landing: Landing,
+    /// How long requests in flight get to finish after the shutdown signal: 5 s unless the daemon
+    /// has a flag for it (the sidecar's `--proxy.shutdown-grace`).
+    pub shutdown_grace: Duration,
 }
 
 impl Settings {
@@ -78,6 +83,7 @@ impl Settings {
             exporter_metrics: !args.disable_exporter_metrics,
             web_config,
             landing,
+            shutdown_grace: SHUTDOWN_GRACE,
         })
     }
 
@@ -208,18 +214,23 @@ struct State {
     limiter: Option<Semaphore>,
 }
 
-/// How long in-flight requests get to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long in-flight requests get to finish after a shutdown signal, unless the daemon says.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long a client may take to send its request headers or finish a TLS handshake.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
+/// within the grace period. Connections still open then are left to the runtime's shutdown;
+/// `busy` counts them (as `connections`) until it drops them.
 pub async fn serve(
     listeners: Vec<StdListener>,
     settings: Settings,
     app: Arc<dyn App>,
+    busy: Arc<Busy>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let open = busy.counter("connections");
+    let grace = settings.shutdown_grace;
     let limiter = (settings.max_requests > 0).then(|| Semaphore::new(settings.max_requests));
     let tls = settings.web_config.tls_acceptor();
     let state = Arc::new(State {
@@ -265,6 +276,7 @@ pub async fn serve(
             conn = conn_rx.recv() => {
                 let Some((stream, peer)) = conn else { break };
                 let _ = stream.set_nodelay(true);
+                let open = open.clone();
                 let state = state.clone();
                 let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
                 let mut builder = hyper::server::conn::http1::Builder::new();
@@ -274,6 +286,7 @@ pub async fn serve(
                         let conn = builder.serve_connection(TokioIo::new(stream), service);
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
+                            let _open = InFlight::enter(&open);
                             if let Err(e) = conn.await {
                                 tracing::debug!(peer = %peer, err = %e, "connection ended with an error");
                             }
@@ -283,6 +296,7 @@ pub async fn serve(
                         let acceptor = acceptor.clone();
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
+                            let _open = InFlight::enter(&open);
                             let tls_stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
                                 Ok(Ok(s)) => s,
                                 Ok(Err(e)) => {
@@ -307,16 +321,12 @@ pub async fn serve(
     for t in accept_tasks {
         t.abort();
     }
-    tracing::info!("shutting down, letting in-flight requests finish");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            grace_seconds = SHUTDOWN_GRACE.as_secs(),
-            "connections still open after the grace period"
-        );
-    }
+    tracing::info!(
+        grace_seconds = grace.as_secs_f64(),
+        "shutting down, letting in-flight requests finish"
+    );
+    // What is still open after the grace period is named by the daemon's shutdown report.
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
     Ok(())
 }
 
@@ -564,22 +574,4 @@ fn systemd_listeners() -> anyhow::Result<Vec<StdListener>> {
     Ok((0..n)
         .map(|i| unsafe { StdListener::from_raw_fd(3 + i) })
         .collect())
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    // SIGTERM: what Kubernetes and docker send to start a graceful shutdown.
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(err = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-    }
 }

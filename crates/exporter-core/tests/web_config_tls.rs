@@ -73,6 +73,7 @@ fn serve_with(config: &Path) -> Server {
             vec![listener],
             settings,
             Arc::new(TestApp),
+            exporter_core::Busy::new(),
             async {
                 let _ = rx.await;
             },

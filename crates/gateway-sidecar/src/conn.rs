@@ -236,7 +236,8 @@ impl AsyncWrite for GuardedIo {
     }
 }
 
-/// Counts connections and tunnels still open, so a shutdown can wait for them.
+/// Counts connections and tunnels still open, so a shutdown can wait for them and name those it
+/// gives up on.
 #[derive(Default)]
 pub struct Drain {
     open: AtomicUsize,
@@ -252,7 +253,13 @@ impl Drain {
         DrainGuard(self.clone())
     }
 
-    async fn wait_zero(&self) {
+    /// Connections and tunnels open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Resolves once nothing is open.
+    pub async fn wait_zero(&self) {
         loop {
             let notified = self.zero.notified();
             if self.open.load(Ordering::Acquire) == 0 {
@@ -344,13 +351,15 @@ pub async fn accept(
 }
 
 /// One worker: serves the connections it is handed on its own current-thread runtime until
-/// `shutdown` turns true, then lets in-flight requests (and tunnels) finish within the grace
-/// period.
+/// `shutdown` turns true, then lets in-flight requests (and tunnels) go on until `cut` turns
+/// true: the control thread sets it when they are all done or the grace period is over, for
+/// every worker at once.
 pub async fn work(
     proxy: Arc<Proxy>,
     index: usize,
     mut conns: mpsc::UnboundedReceiver<Accepted>,
     mut shutdown: watch::Receiver<bool>,
+    mut cut: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let worker = Arc::new(Worker::new(proxy.clone(), index));
     {
@@ -391,16 +400,7 @@ pub async fn work(
     }
     drop(conns);
     let _ = local_tx.send(true);
-    let drain = proxy.drain.clone();
-    if tokio::time::timeout(proxy.opts.shutdown_grace, drain.wait_zero())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            open_connections = drain.open.load(Ordering::Acquire),
-            "connections still open after the grace period"
-        );
-    }
+    until_shutdown(&mut cut).await;
     Ok(())
 }
 

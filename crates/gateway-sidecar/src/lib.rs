@@ -33,8 +33,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use exporter_core::cli::UsageError;
 use exporter_core::server::{self, App, Landing, ScrapeFuture, ScrapeRequest, Settings};
-use exporter_core::BuildInfo;
-use tokio::sync::watch;
+use exporter_core::{shutdown, BuildInfo, Busy};
+use tokio::sync::{oneshot, watch};
 
 pub use cli::Cli;
 use proxy::{Options, Proxy};
@@ -59,7 +59,8 @@ impl RulesSource {
     }
 }
 
-/// Checks everything, binds both ports, and proxies until SIGTERM or SIGINT.
+/// Checks everything, binds both ports, and proxies until SIGTERM or SIGINT; then drains both
+/// ports for `--proxy.shutdown-grace` and exits, cutting what is still open.
 pub fn run(cli: Cli) -> Result<(), RunError> {
     cli.validate()?;
     let source = RulesSource {
@@ -68,7 +69,9 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     };
     let config = source.load()?;
     let upstream = Upstream::parse(&cli.upstream).map_err(UsageError::new)?;
-    let settings = Settings::from_args(&cli.web, landing())?;
+    let mut settings = Settings::from_args(&cli.web, landing())?;
+    // The metrics port drains on the proxy's grace period: one promise for the whole sidecar.
+    settings.shutdown_grace = cli.shutdown_grace;
     let opts = Options {
         upstream_timeout: cli.upstream_timeout,
         connect_timeout: cli.connect_timeout,
@@ -111,28 +114,41 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     );
     let proxy = Arc::new(Proxy::new(upstream, config, opts, workers)?);
     tracing::info!(address = %proxy_listener.local_addr().map_err(anyhow::Error::from)?, upstream = %proxy.upstream_display(), "Proxying on");
+    let busy = Busy::new();
+    {
+        let drain = proxy.drain.clone();
+        busy.probe("proxy connections", move || drain.open());
+    }
+    // `tx`: stop accepting, let in-flight requests finish. `cut_tx`: the drain is over, the
+    // workers stop their runtimes and whatever is still open with them.
     let (tx, rx) = watch::channel(false);
     let tx = Arc::new(tx);
+    let (cut_tx, cut_rx) = watch::channel(false);
 
-    // The workers: one single-threaded runtime each, fed connections by the accept loop.
-    let mut threads = Vec::with_capacity(workers);
+    // The workers: one single-threaded runtime each, fed connections by the accept loop. Their
+    // threads are never joined (one stuck in a system call would hold the exit): each reports
+    // its end on a channel instead, which the control thread waits on for a bounded time.
+    let mut ended = Vec::with_capacity(workers);
     let mut feeds = Vec::with_capacity(workers);
     for i in 0..workers {
         let proxy = proxy.clone();
         let rx = rx.clone();
+        let cut = cut_rx.clone();
         let tx = tx.clone();
         let (feed, conns) = tokio::sync::mpsc::unbounded_channel();
         feeds.push(feed);
-        let t = std::thread::Builder::new()
+        let (end_tx, end_rx) = oneshot::channel::<anyhow::Result<()>>();
+        ended.push(end_rx);
+        std::thread::Builder::new()
             .name(format!("proxy-{i}"))
-            .spawn(move || -> anyhow::Result<()> {
+            .spawn(move || {
                 let r = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .map_err(anyhow::Error::from)
                     .and_then(|rt| {
-                        let r = rt.block_on(conn::work(proxy, i, conns, rx));
-                        // In-flight work has had its grace period; open tunnels are cut here.
+                        let r = rt.block_on(conn::work(proxy, i, conns, rx, cut));
+                        // The drain is over; open tunnels and late requests are cut here.
                         rt.shutdown_timeout(Duration::from_millis(100));
                         r
                     });
@@ -140,16 +156,16 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
                     // A worker that cannot serve takes the process down with it.
                     let _ = tx.send(true);
                 }
-                r
+                let _ = end_tx.send(r);
             })
             .context("starting a worker thread")?;
-        threads.push(t);
     }
 
     let result = rt.block_on(async {
         let sig_tx = tx.clone();
+        let sig_busy = busy.clone();
         tokio::spawn(async move {
-            server::shutdown_signal().await;
+            shutdown::signal(sig_busy).await;
             tracing::info!("shutting down: not accepting, letting in-flight requests finish");
             let _ = sig_tx.send(true);
         });
@@ -157,26 +173,51 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         tokio::spawn(sweep_sessions(proxy.clone()));
         let app: Arc<dyn App> = Arc::new(SidecarApp(proxy.clone()));
         let mut web_rx = rx.clone();
-        let web = server::serve(web_listeners, settings, app, async move {
-            conn::until_shutdown(&mut web_rx).await;
-        });
-        let acceptor = conn::accept(proxy_listener, proxy.clone(), feeds, rx.clone());
-        let (w, a) = tokio::join!(web, acceptor);
-        if a.is_err() {
-            let _ = tx.send(true);
+        let web = async {
+            let until = async move { conn::until_shutdown(&mut web_rx).await };
+            let w = server::serve(web_listeners, settings, app, busy.clone(), until).await;
+            // A metrics port that cannot serve stops the proxy too, rather than waiting for a
+            // signal.
+            if w.is_err() {
+                let _ = tx.send(true);
+            }
+            w
+        };
+        let acceptor = async {
+            let a = conn::accept(proxy_listener, proxy.clone(), feeds, rx.clone()).await;
+            if a.is_err() {
+                let _ = tx.send(true);
+            }
+            a
+        };
+        // The proxy's drain, on the control thread for all workers: one deadline, one report.
+        let drain = async {
+            conn::until_shutdown(&mut rx.clone()).await;
+            let grace = proxy.opts.shutdown_grace;
+            let _ = tokio::time::timeout(grace, proxy.drain.wait_zero()).await;
+        };
+        let (w, a, ()) = tokio::join!(web, acceptor, drain);
+        let mut result = w.and(a);
+        if result.is_ok() {
+            shutdown::report(&busy);
         }
-        w.and(a)
+        let _ = cut_tx.send(true);
+        let deadline = tokio::time::Instant::now() + shutdown::STOP_TIMEOUT;
+        for (i, end) in ended.into_iter().enumerate() {
+            match tokio::time::timeout_at(deadline, end).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => result = Err(e),
+                Ok(Err(_)) => result = Err(anyhow::anyhow!("a worker thread panicked")),
+                Err(_) => tracing::warn!(
+                    worker = i,
+                    "a proxy worker did not stop in time; leaving it"
+                ),
+            }
+        }
+        result
     });
-    let mut result = result.map_err(RunError::Fatal);
-    for t in threads {
-        match t.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => result = Err(RunError::Fatal(e)),
-            Err(_) => result = Err(RunError::Fatal(anyhow::anyhow!("a worker thread panicked"))),
-        }
-    }
-    rt.shutdown_timeout(Duration::from_millis(100));
-    result
+    shutdown::stop_runtime(rt);
+    result.map_err(RunError::Fatal)
 }
 
 /// SIGHUP: read the rules again; a bad file keeps the old rules and says why.

@@ -280,6 +280,97 @@ async fn sigterm_grace_period_is_bounded() {
     );
 }
 
+/// A request through the proxy and a scrape of the metrics port (fetching the app's metrics),
+/// both waiting on an upstream that never answers, then SIGTERM: the sidecar drains both ports
+/// for `--proxy.shutdown-grace`, names what it abandons and exits 0 within one more second.
+/// Returns the sidecar, draining, with the time the signal was sent.
+fn stuck_sidecar_after_sigterm(up: &SilentUpstream, grace: &str) -> (Sidecar, Instant) {
+    let s = Sidecar::start(
+        &up.url(),
+        &[
+            &format!("--proxy.shutdown-grace={grace}"),
+            "--upstream.metrics-path=/metrics",
+            "--upstream.metrics-timeout=30s",
+        ],
+    );
+    let (proxy, metrics) = (s.proxy, s.metrics);
+    std::thread::spawn(move || {
+        raw_exchange(
+            proxy,
+            b"GET /users/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(30),
+        )
+    });
+    std::thread::spawn(move || {
+        raw_exchange(
+            metrics,
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(30),
+        )
+    });
+    assert!(
+        up.wait_accepted(2, Duration::from_secs(10)),
+        "the upstream did not get both requests: {}",
+        s.logs()
+    );
+    let t0 = Instant::now();
+    s.signal(libc::SIGTERM);
+    (s, t0)
+}
+
+#[test]
+fn sigterm_with_requests_in_flight_to_an_upstream_that_never_answers() {
+    let up = SilentUpstream::start();
+    let grace = Duration::from_secs(2);
+    let (mut s, t0) = stuck_sidecar_after_sigterm(&up, "2s");
+    let limit = grace + Duration::from_secs(1);
+    let code = s.wait_exit(limit + Duration::from_secs(5));
+    let took = t0.elapsed();
+    eprintln!(
+        "gateway-sidecar, upstream never answers (--proxy.shutdown-grace=2s): SIGTERM to exit \
+         {took:.3?} (limit {limit:?}), code {code:?}"
+    );
+    assert_eq!(code, Some(0), "{}", s.logs());
+    assert!(took <= limit, "took {took:?}: {}", s.logs());
+    // The requests in flight had their whole grace period.
+    assert!(took >= grace, "took {took:?}: {}", s.logs());
+    assert!(
+        // One on the proxy port, one on the metrics port.
+        s.wait_log("proxy connections=1", Duration::from_secs(1))
+            && s.logs().lines().any(|l| l.contains("abandoned=")
+                && l.contains("proxy connections=1")
+                && l.matches("connections=1").count() == 2),
+        "no line naming what was abandoned: {}",
+        s.logs()
+    );
+}
+
+#[test]
+fn second_sigterm_during_the_drain_exits_at_once() {
+    let up = SilentUpstream::start();
+    let (mut s, _) = stuck_sidecar_after_sigterm(&up, "10s");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(s.wait_exit(Duration::ZERO).is_none(), "{}", s.logs());
+    let t0 = Instant::now();
+    s.signal(libc::SIGTERM);
+    let code = s.wait_exit(Duration::from_secs(5));
+    let took = t0.elapsed();
+    eprintln!(
+        "gateway-sidecar, second SIGTERM during the drain: to exit {took:.3?}, code {code:?}"
+    );
+    assert_eq!(code, Some(0), "{}", s.logs());
+    assert!(
+        took < Duration::from_millis(500),
+        "took {took:?}: {}",
+        s.logs()
+    );
+    assert!(
+        s.wait_log("second signal during the drain", Duration::from_secs(1)),
+        "{}",
+        s.logs()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_rules_and_a_bad_file_keeps_the_old_ones() {
     let up = Upstream::start().await;

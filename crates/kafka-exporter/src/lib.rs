@@ -21,7 +21,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::server::{
     self, App, HttpError, Landing, Scrape, ScrapeFuture, ScrapeRequest, Settings,
 };
-use exporter_core::{BuildInfo, Exposition};
+use exporter_core::{shutdown, BuildInfo, Busy, Exposition};
 
 pub use exporter_core::RunError;
 
@@ -84,7 +84,8 @@ impl App for KafkaApp {
     }
 }
 
-/// Validates the flags, starts the collector, binds and serves until SIGTERM or SIGINT.
+/// Validates the flags, starts the collector, binds and serves until SIGTERM or SIGINT; then
+/// drains for 5 s and exits, leaving the collector behind.
 pub fn run(cli: Cli) -> Result<(), RunError> {
     let settings = Settings::from_args(&cli.web, landing())?;
     let cfg = cli.config()?;
@@ -94,6 +95,10 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         tracing::warn!("{w}");
     }
     let listeners = settings.bind()?;
+    let busy = Busy::new();
+    // The collector's thread is never joined: a collection waiting on a broker that does not
+    // answer (up to its request deadline) ends with the process rather than holding it up.
+    busy.probe("kafka collector thread", || 1);
     let shared = Arc::new(collector::Shared::default());
     let app = KafkaApp {
         shared: Arc::clone(&shared),
@@ -113,12 +118,14 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)?;
-    rt.block_on(server::serve(
+    let served = rt.block_on(server::serve(
         listeners,
         settings,
         Arc::new(app),
-        server::shutdown_signal(),
-    ))?;
+        busy.clone(),
+        shutdown::signal(busy.clone()),
+    ));
+    shutdown::finish(rt, &busy, served)?;
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 //! one file under `collector/`, named like node_exporter's; every file it reads goes through the
 //! configured `--path.*` roots (`collector::Paths`), and what collectors share is under `sys/`.
 //! `scrape` runs the enabled collectors
-//! concurrently under a deadline, so a hung mount or a slow file cannot hang a scrape.
+//! concurrently under a deadline, so a hung mount or a slow file cannot hang a scrape, nor the
+//! shutdown after it (`exporter_core::shutdown`).
 
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -20,15 +21,18 @@ use std::sync::Arc;
 
 pub use cli::Cli;
 use exporter_core::server::{self, Landing, Settings};
+use exporter_core::{shutdown, Busy};
 
 pub use exporter_core::RunError;
 
-/// Builds the collectors, binds the listen addresses and serves until SIGTERM or SIGINT.
+/// Builds the collectors, binds the listen addresses and serves until SIGTERM or SIGINT; then
+/// drains for 5 s and exits, leaving behind any collector stuck in the kernel.
 pub fn run(cli: Cli) -> Result<(), RunError> {
     // The web settings first: a bad --web.config.file is then the only line on stderr, before
     // the collectors log anything.
     let settings = Settings::from_args(&cli.web, landing())?;
-    let app = scrape::NodeApp::from_cli(&cli)?;
+    let busy = Busy::new();
+    let app = scrape::NodeApp::from_cli(&cli, &busy)?;
     let listeners = settings.bind()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -45,12 +49,16 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         "Starting node-exporter"
     );
     tracing::info!(collectors = %cli.enabled.join(","), "Enabled collectors");
-    rt.block_on(server::serve(
+    let served = rt.block_on(server::serve(
         listeners,
         settings,
         Arc::new(app),
-        server::shutdown_signal(),
-    ))?;
+        busy.clone(),
+        shutdown::signal(busy.clone()),
+    ));
+    // Never a plain drop of the runtime: it would wait for a collector blocked on a FIFO or a
+    // hung mount, forever.
+    shutdown::finish(rt, &busy, served)?;
     Ok(())
 }
 

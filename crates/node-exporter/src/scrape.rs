@@ -3,15 +3,16 @@
 //!
 //! Workers come from the runtime's blocking pool (see [`crate::threads`]): a collector stuck in the
 //! kernel (a hung NFS mount, node_exporter issue #244) keeps its thread, the pool starts another
-//! for the next scrape, and the scrape itself answers at the deadline.
+//! for the next scrape, and the scrape itself answers at the deadline. Each collector's runs are
+//! counted in the daemon's [`Busy`], so a shutdown that leaves one stuck names it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use exporter_core::cli::UsageError;
 use exporter_core::server::{App, HttpError, ScrapeFuture, ScrapeRequest};
-use exporter_core::{BuildInfo, Exposition, MetricType};
+use exporter_core::{BuildInfo, Busy, Exposition, InFlight, MetricType};
 
 use crate::cli::Cli;
 use crate::collector::{self, CollectError, Collector};
@@ -27,13 +28,15 @@ pub struct NodeApp {
 
 impl NodeApp {
     /// Builds every enabled collector; a bad collector flag (a regex, a path) is a usage error.
-    pub fn from_cli(cli: &Cli) -> Result<Self, UsageError> {
+    /// Each registers in `busy` what it may leave running at shutdown.
+    pub fn from_cli(cli: &Cli, busy: &Busy) -> Result<Self, UsageError> {
         let paths = cli.paths();
         let mut collectors = Vec::new();
         for (name, _) in collector::ALL {
             if cli.enabled.iter().any(|e| e == name) {
                 let c = collector::build(name, &paths, &cli.collectors)?;
-                collectors.push((*name, Arc::from(c)));
+                let c: Arc<dyn Collector> = Arc::new(Counted::register(name, c, busy));
+                collectors.push((*name, c));
             }
         }
         // node_exporter runs on one OS thread by default (--runtime.gomaxprocs=1); so do our
@@ -82,6 +85,36 @@ impl NodeApp {
             .filter(|(n, _)| !exclude.iter().any(|c| c == n))
             .cloned()
             .collect())
+    }
+}
+
+/// A collector whose runs are counted in the daemon's [`Busy`] (`collector textfile=1`), with its
+/// calls stuck in the kernel (`collector filesystem stuck calls=1`).
+struct Counted {
+    inner: Arc<dyn Collector>,
+    running: Arc<AtomicI64>,
+}
+
+impl Counted {
+    fn register(name: &str, inner: Box<dyn Collector>, busy: &Busy) -> Self {
+        let inner: Arc<dyn Collector> = Arc::from(inner);
+        let running = busy.counter(format!("collector {name}"));
+        let probed = inner.clone();
+        busy.probe(format!("collector {name} stuck calls"), move || {
+            probed.stuck()
+        });
+        Self { inner, running }
+    }
+}
+
+impl Collector for Counted {
+    fn update(&self, out: &mut Exposition) -> collector::CollectResult {
+        let _running = InFlight::enter(&self.running);
+        self.inner.update(out)
+    }
+
+    fn stuck(&self) -> usize {
+        self.inner.stuck()
     }
 }
 
@@ -363,6 +396,36 @@ mod tests {
         assert!(text.contains("node_test_value 7\n"), "{text}");
         assert!(text.contains("node_scrape_collector_success{collector=\"a\"} 1\n"));
         assert!(text.contains("node_scrape_collector_success{collector=\"c\"} 0\n"));
+    }
+
+    /// Blocks until its sender is dropped.
+    struct Blocked(Mutex<std::sync::mpsc::Receiver<()>>);
+    impl Collector for Blocked {
+        fn update(&self, _out: &mut Exposition) -> collector::CollectResult {
+            let _ = self.0.lock().unwrap().recv();
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_collector_still_running_is_named_busy_until_it_returns() {
+        let busy = Busy::new();
+        let (release, rx) = std::sync::mpsc::channel();
+        let blocked = Counted::register("blocked", Box::new(Blocked(Mutex::new(rx))), &busy);
+        let fixed = Counted::register("fixed", Box::new(Fixed(1.0)), &busy);
+        let cs: Vec<Named> = vec![("blocked", Arc::new(blocked)), ("fixed", Arc::new(fixed))];
+        collect_all(cs, 2, Duration::from_millis(200)).await;
+        assert_eq!(busy.summary().as_deref(), Some("collector blocked=1"));
+        drop(release);
+        let t0 = Instant::now();
+        while busy.summary().is_some() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                busy.summary()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]

@@ -436,6 +436,11 @@ fn stat_worker(
 }
 
 impl Collector for Filesystem {
+    /// One blocked `statfs` thread per stuck mount point: it leaves the set when its call returns.
+    fn stuck(&self) -> usize {
+        self.stuck.lock().map_or(0, |s| s.len())
+    }
+
     fn update(&self, out: &mut Exposition) -> CollectResult {
         let mounts = self.mounts()?;
         // (labels, read-only, index into the statfs targets or None when skipped as stuck)
@@ -733,6 +738,8 @@ garbage line
         assert!(!text.contains("mount_info{device=\"server:/export\""));
         assert!(!text.contains("/proc") && !text.contains("squashfs"));
         assert!(c.stuck.lock().unwrap().contains("/mnt/nfs"));
+        // What a shutdown now would name as abandoned.
+        assert_eq!(Collector::stuck(&c), 1);
 
         // While the call is still blocked the mount is skipped: no new statfs, same answer, fast.
         let n_calls = calls.lock().unwrap().len();
@@ -752,6 +759,7 @@ garbage line
         }
         let text = render(&c).unwrap();
         assert!(text.contains("node_filesystem_size_bytes{device=\"server:/export\",device_error=\"\",fstype=\"nfs4\",mountpoint=\"/mnt/nfs\"} 4.096e+06"));
+        assert_eq!(Collector::stuck(&c), 0);
     }
 
     #[test]

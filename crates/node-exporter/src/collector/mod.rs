@@ -97,6 +97,12 @@ pub type CollectResult = Result<(), CollectError>;
 /// samples into `out` (families of the same name from several collectors are merged).
 pub trait Collector: Send + Sync {
     fn update(&self, out: &mut Exposition) -> CollectResult;
+
+    /// Calls this collector stopped waiting for that are still blocked in the kernel (a `statfs`
+    /// on a hung mount), so a shutdown can say what it abandons. Most collectors have none.
+    fn stuck(&self) -> usize {
+        0
+    }
 }
 
 /// The help text of node_exporter's `--collector.<name>` flags.
