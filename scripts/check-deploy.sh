@@ -72,6 +72,8 @@ check "values.yaml passes values.schema.json; bad values fail at install with th
   "$VPY" $TOOLS/check_chart.py schema
 check "values written for prometheus-community's node-exporter and kafka-exporter charts take effect (ci/prometheus-community-values.yaml)" \
   "$VPY" $TOOLS/check_chart.py compat
+check "each SASL mechanism renders its flags and only the Secret it needs (ci/msk-iam-values.yaml: MSK IAM by IRSA)" \
+  "$VPY" $TOOLS/check_chart.py sasl
 check "rendered PrometheusRules and ConfigMaps carry monitoring/'s rules and dashboards unchanged" \
   "$VPY" $TOOLS/check_chart.py sources
 check "gateway sidecar patches applied to a stand-in gateway: valid, and matching the chart's names" \

@@ -17,6 +17,8 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
                  monitoring/grafana/dashboards, the rules ConfigMap crates/gateway-sidecar/routes.yml
   patches        deploy/k8s/gateway-sidecar: each patch applied to testdata/api-gateway.yaml gives
                  a valid Deployment or Service, and names the ConfigMap and port the chart renders
+  sasl           each SASL mechanism renders the exporter's flags and only the Secret it needs
+                 (ci/msk-iam-values.yaml: MSK IAM with the IRSA role, no password)
   compat         ci/prometheus-community-values.yaml (values as written for prometheus-community's
                  prometheus-node-exporter and prometheus-kafka-exporter charts) renders with each
                  value in effect: host mounts (the textfile collector's directory), args, env,
@@ -57,7 +59,9 @@ BAD = [
     ({"nodeExporter": {"kubeRBACProxy": {"enabled": True}}}, "'kubeRBACProxy' not allowed"),
     ({"kafkaExporter": {"enabled": True}}, "/kafkaExporter/kafkaServer"),
     ({"kafkaExporter": {"kafkaServer": ["kafka"]}}, "/kafkaExporter/kafkaServer/0"),
-    ({"kafkaExporter": {"sasl": {"mechanism": "awsiam"}}}, "/kafkaExporter/sasl/mechanism"),
+    ({"kafkaExporter": {"sasl": {"mechanism": "gssapi"}}}, "/kafkaExporter/sasl/mechanism"),
+    ({"kafkaExporter": {"sasl": {"awsRegion": "eu west 1"}}}, "/kafkaExporter/sasl/awsRegion"),
+    ({"kafkaExporter": {"sasl": {"oauthbearer": {"scopes": ["a,b"]}}}}, "/kafkaExporter/sasl/oauthbearer/scopes/0"),
     ({"kafkaExporter": {"enabled": True, "kafkaServer": ["k:9092"], "sasl": {"enabled": True}}},
      "/kafkaExporter/sasl/username"),
     ({"kafkaExporter": {"replicaCount": 2}}, "/kafkaExporter/replicaCount"),
@@ -354,6 +358,45 @@ def cmd_patches():
     return r.exit()
 
 
+def cmd_sasl():
+    r = Report()
+    full = f"{RELEASE}-platform-observability"
+    base = {"enabled": True, "kafkaServer": ["kafka:9092"]}
+
+    def container(sasl, extra=None):
+        values = {"kafkaExporter": merge(dict(base, sasl=sasl), extra or {})}
+        docs = {(d["kind"], d["metadata"]["name"]): d for _, d in documents(render(values))}
+        dep = docs[("Deployment", f"{full}-kafka-exporter")]
+        return dep["spec"]["template"]["spec"]["containers"][0], docs
+
+    with open(os.path.join(CHART, "ci", "msk-iam-values.yaml")) as f:
+        msk = yaml.safe_load(f)["kafkaExporter"]
+    c, docs = container(msk["sasl"], {k: v for k, v in msk.items() if k != "sasl"})
+    sa = docs.get(("ServiceAccount", f"{full}-kafka-exporter"), {})
+    names = [e["name"] for e in c.get("env", [])]
+    ok = ("--sasl.mechanism=awsiam" in c["args"] and "--sasl.aws-region=eu-west-1" in c["args"]
+          and not any(a.startswith("--sasl.username") for a in c["args"]) and "SASL_USER_PASSWORD" not in names
+          and sa.get("metadata", {}).get("annotations", {}).get("eks.amazonaws.com/role-arn", "").endswith("/kafka-exporter-msk"))
+    (r.ok if ok else r.fail)("awsiam (ci/msk-iam-values.yaml): --sasl.mechanism=awsiam --sasl.aws-region, "
+                             "no username, no password, the IRSA role on the ServiceAccount")
+    c, _ = container({"enabled": True, "mechanism": "awsiam"})
+    ok = not any(a.startswith("--sasl.aws-region") for a in c["args"])
+    (r.ok if ok else r.fail)("awsiam without awsRegion: no --sasl.aws-region (the pod's AWS_REGION serves)")
+    c, _ = container({"enabled": True, "mechanism": "oauthbearer", "username": "exporter",
+                      "oauthbearer": {"tokenUrl": "https://idp.example/token", "scopes": ["kafka", "read"]}},
+                     {"secret": {"data": {"password": "s"}}})
+    ok = ("--sasl.oauthbearer-token-url=https://idp.example/token" in c["args"]
+          and "--sasl.oauthbearer-scopes=kafka,read" in c["args"] and "--sasl.username=exporter" in c["args"]
+          and any(e["name"] == "SASL_USER_PASSWORD" for e in c.get("env", [])))
+    (r.ok if ok else r.fail)("oauthbearer: token URL, scopes joined by commas, client id, secret from the Secret's password")
+    try:
+        container({"enabled": True, "mechanism": "scram-sha512", "username": "u"})
+        r.fail("scram-sha512 without a Secret: rendered")
+    except helm.HelmError as e:
+        (r.ok if "needs the password" in str(e) else r.fail)("scram-sha512 without a Secret: the install stops, asking for the password")
+    return r.exit()
+
+
 def cmd_compat():
     r = Report()
     with open(os.path.join(CHART, "ci", "prometheus-community-values.yaml")) as f:
@@ -488,7 +531,7 @@ def cmd_kps_guard(tmp):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources,
-            "patches": cmd_patches, "compat": cmd_compat, "kps-guard": cmd_kps_guard}[cmd](*args)
+            "patches": cmd_patches, "compat": cmd_compat, "sasl": cmd_sasl, "kps-guard": cmd_kps_guard}[cmd](*args)
 
 
 if __name__ == "__main__":
