@@ -100,6 +100,16 @@ def cmd_iam():
             r.check(actions == want[name] and all(
                 re.fullmatch(r"arn:aws:aps:[a-z0-9-]+:\d{12}:workspace/ws-[0-9a-f-]+", x) for x in resources),
                 f"{name}: {sorted(actions)} on the workspace only")
+    # kafka-exporter on MSK IAM reads metadata, offsets (DescribeTopic: Metadata, ListOffsets) and
+    # groups (DescribeGroup: ListGroups, DescribeGroups, OffsetFetch); never data, never a write.
+    with open(os.path.join(ROOT, "deploy", "aws", "iam", "msk-kafka-exporter-policy.json")) as f:
+        msk = json.load(f)["Statement"]
+    actions = {a for s in msk for a in s["Action"]}
+    arns = [x for s in msk for x in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    r.check(actions == {"kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:DescribeTopic",
+                        "kafka-cluster:DescribeGroup"}
+            and all(re.fullmatch(r"arn:aws:kafka:[a-z0-9-]+:\d{12}:(cluster|topic|group)/platform/[0-9a-f-]+(/\*)?", x) for x in arns),
+            "msk-kafka-exporter-policy.json: Connect and Describe* only (no ReadData, no write), on one cluster's ARNs")
     # awslogs in docker-compose.aws.yml: the Docker daemon (instance profile) or ECS (the task
     # execution role) creates the group when awslogs-create-group is on, then streams into it.
     with open(os.path.join(ROOT, "docker-compose.aws.yml")) as f:
