@@ -5,9 +5,11 @@
 //! those of the others.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use exporter_core::InFlight;
 use futures_util::future::join_all;
 
 use crate::cli::{Config, Mechanism};
@@ -85,7 +87,8 @@ fn token_source(cfg: &Config) -> Result<Option<Tokens>, String> {
 
 /// Runs collections forever on the calling thread (its own single-threaded runtime: every
 /// request of a collection is concurrent on it, so no thread pool is needed).
-pub fn run(cfg: Config, settings: Settings, shared: Arc<Shared>) {
+/// `collecting` is 1 while a collection runs (what a shutdown reports as left behind).
+pub fn run(cfg: Config, settings: Settings, shared: Arc<Shared>, collecting: Arc<AtomicI64>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -109,6 +112,7 @@ pub fn run(cfg: Config, settings: Settings, shared: Arc<Shared>) {
     rt.block_on(async move {
         loop {
             let start = Instant::now();
+            let guard = InFlight::enter(&collecting);
             // A bug in one collection must not stop the next ones (the view would go stale and
             // /healthz would say so, but nothing would recover).
             let once = std::panic::AssertUnwindSafe(c.collect_once());
@@ -116,6 +120,7 @@ pub fn run(cfg: Config, settings: Settings, shared: Arc<Shared>) {
                 tracing::error!("collection panicked; retrying at the next interval");
                 c.errors += 1;
             }
+            drop(guard);
             tokio::time::sleep_until((start + c.cfg.interval).into()).await;
         }
     });

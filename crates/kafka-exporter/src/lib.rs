@@ -97,8 +97,9 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     let listeners = settings.bind()?;
     let busy = Busy::new();
     // The collector's thread is never joined: a collection waiting on a broker that does not
-    // answer (up to its request deadline) ends with the process rather than holding it up.
-    busy.probe("kafka collector thread", || 1);
+    // answer (up to its request deadline) ends with the process rather than holding it up; a
+    // shutdown names it only when one is under way.
+    let collecting = busy.counter("kafka collection");
     let shared = Arc::new(collector::Shared::default());
     let app = KafkaApp {
         shared: Arc::clone(&shared),
@@ -112,7 +113,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
     );
     std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector::run(cfg, client, shared))
+        .spawn(move || collector::run(cfg, client, shared, collecting))
         .map_err(anyhow::Error::from)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

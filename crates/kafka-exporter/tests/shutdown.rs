@@ -193,7 +193,7 @@ fn sigterm_while_the_broker_never_answers() {
     assert!(took <= limit, "took {took:?}:\n{log}");
     assert!(
         log.lines()
-            .any(|l| l.contains("abandoned=") && l.contains("kafka collector thread=1")),
+            .any(|l| l.contains("abandoned=") && l.contains("kafka collection=1")),
         "no line naming what was abandoned:\n{log}"
     );
 }
