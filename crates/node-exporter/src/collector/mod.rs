@@ -182,6 +182,7 @@ pub mod lnstat;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
+pub mod meminfo_numa;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
@@ -211,6 +212,7 @@ pub mod vmstat;
 pub mod watchdog;
 pub mod xfs;
 pub mod zfs;
+pub mod zoneinfo;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -241,6 +243,7 @@ collectors! {
     "loadavg" => loadavg, default true;
     "mdadm" => mdadm, default true;
     "meminfo" => meminfo, default true;
+    "meminfo_numa" => meminfo_numa, default false;
     "netclass" => netclass, default true;
     "netdev" => netdev, default true;
     "netstat" => netstat, default true;
@@ -270,4 +273,5 @@ collectors! {
     "watchdog" => watchdog, default true;
     "xfs" => xfs, default true;
     "zfs" => zfs, default true;
+    "zoneinfo" => zoneinfo, default false;
 }

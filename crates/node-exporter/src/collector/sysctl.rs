@@ -101,7 +101,7 @@ fn emit(s: &Sysctl, values: &[&str], out: &mut Exposition) -> CollectResult {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                parse_go_int(v).ok_or_else(|| {
+                crate::sys::go::parse_go_int(v).ok_or_else(|| {
                     anyhow::anyhow!(
                         "error obtaining sysctl info: field {i} in sysctl {} is not a valid int: {v:?}",
                         s.name
@@ -173,30 +173,6 @@ fn emit(s: &Sysctl, values: &[&str], out: &mut Exposition) -> CollectResult {
         }
     }
     Ok(())
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`, as procfs reads sysctl integers: an optional sign, then
-/// decimal, `0x`, `0o`, `0b` or leading-`0` octal. (Go also takes `_` between digits with base 0;
-/// the kernel never writes one.)
-pub fn parse_go_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) = crate::sys::go::go_base_prefix(body);
-    if digits.is_empty() || digits.starts_with(['+', '-']) {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    if neg {
-        if magnitude > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((magnitude as i64).wrapping_neg())
-    } else {
-        i64::try_from(magnitude).ok()
-    }
 }
 
 #[cfg(test)]
@@ -276,18 +252,6 @@ node_sysctl_info{index=\"2\",name=\"net.ipv4.tcp_rmem\",value=\"6291456\"} 1\n"
         assert!(err(&["fs.file-nr:a,b"], &[]).contains("has 3 keys but only 2"));
         assert!(err(&[], &["net.ipv4.tcp_rmem:a,b,c"]).contains("not supported"));
         assert!(err(&["kernel.nonexistent"], &[]).contains("error obtaining sysctl info"));
-    }
-
-    #[test]
-    fn go_ints() {
-        assert_eq!(parse_go_int("9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_go_int("-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_go_int("9223372036854775808"), None);
-        assert_eq!(parse_go_int("18446744073709551615"), None);
-        assert_eq!(parse_go_int("0x1f"), Some(31));
-        assert_eq!(parse_go_int("-"), None);
-        assert_eq!(parse_go_int("--1"), None);
-        assert_eq!(parse_go_int("0"), Some(0));
     }
 
     #[test]
