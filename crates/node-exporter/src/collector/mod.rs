@@ -183,6 +183,7 @@ pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
 pub mod meminfo_numa;
+pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
@@ -244,6 +245,7 @@ collectors! {
     "mdadm" => mdadm, default true;
     "meminfo" => meminfo, default true;
     "meminfo_numa" => meminfo_numa, default false;
+    "mountstats" => mountstats, default false;
     "netclass" => netclass, default true;
     "netdev" => netdev, default true;
     "netstat" => netstat, default true;
