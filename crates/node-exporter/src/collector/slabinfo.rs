@@ -14,18 +14,18 @@ use crate::filter::BothFilter;
 pub struct Args {
     /// Regexp of slabs to include in slabinfo collector.
     #[arg(long = "collector.slabinfo.slabs-include", default_value = ".*")]
-    pub include: String,
+    pub slabs_include: String,
 
     /// Regexp of slabs to exclude in slabinfo collector.
     #[arg(long = "collector.slabinfo.slabs-exclude", default_value = "")]
-    pub exclude: String,
+    pub slabs_exclude: String,
 }
 
 impl Default for Args {
     fn default() -> Self {
         Self {
-            include: ".*".into(),
-            exclude: String::new(),
+            slabs_include: ".*".into(),
+            slabs_exclude: String::new(),
         }
     }
 }
@@ -35,8 +35,8 @@ pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageErro
         path: paths.proc("slabinfo"),
         filter: BothFilter::new(
             "collector.slabinfo.slabs",
-            Some(&args.include),
-            Some(&args.exclude),
+            Some(&args.slabs_include),
+            Some(&args.slabs_exclude),
         )?,
     }))
 }
@@ -202,8 +202,8 @@ kmalloc-8           5120   5120      8  512    1 : tunables    0    0    0 : sla
         write_files(dir.path(), &[("slabinfo", SLABINFO)]);
         let scrape = |include: &str, exclude: &str| {
             let args = Args {
-                include: include.into(),
-                exclude: exclude.into(),
+                slabs_include: include.into(),
+                slabs_exclude: exclude.into(),
             };
             render(&*build(&proc_at(dir.path()), &args).unwrap()).unwrap()
         };

@@ -21,19 +21,23 @@ use crate::sys::names::sanitize_metric_name;
 pub struct Args {
     /// Select sysctl metrics to include
     #[arg(long = "collector.sysctl.include", action = clap::ArgAction::Append, value_name = "SYSCTL")]
-    pub include: Vec<String>,
+    pub sysctl_include: Vec<String>,
 
     /// Select sysctl metrics to include as info metrics
     #[arg(long = "collector.sysctl.include-info", action = clap::ArgAction::Append, value_name = "SYSCTL")]
-    pub include_info: Vec<String>,
+    pub sysctl_include_info: Vec<String>,
 }
 
 pub fn build(paths: &Paths, args: &Args) -> Result<Box<dyn Collector>, UsageError> {
     let sysctls = args
-        .include
+        .sysctl_include
         .iter()
         .map(|s| Sysctl::new(s, true))
-        .chain(args.include_info.iter().map(|s| Sysctl::new(s, false)))
+        .chain(
+            args.sysctl_include_info
+                .iter()
+                .map(|s| Sysctl::new(s, false)),
+        )
         .collect();
     Ok(Box::new(SysctlCollector {
         proc: paths.procfs.clone(),
@@ -196,8 +200,8 @@ mod tests {
             ],
         );
         let args = Args {
-            include: include.iter().map(|s| s.to_string()).collect(),
-            include_info: info.iter().map(|s| s.to_string()).collect(),
+            sysctl_include: include.iter().map(|s| s.to_string()).collect(),
+            sysctl_include_info: info.iter().map(|s| s.to_string()).collect(),
         };
         render(&*build(&proc_at(dir.path()), &args).unwrap())
     }
@@ -268,8 +272,8 @@ node_sysctl_info{index=\"2\",name=\"net.ipv4.tcp_rmem\",value=\"6291456\"} 1\n"
             "--collector.sysctl.include=c:d,e",
             "--collector.sysctl.include-info=f",
         ]);
-        assert_eq!(t.a.include, ["a.b", "c:d,e"]);
-        assert_eq!(t.a.include_info, ["f"]);
+        assert_eq!(t.a.sysctl_include, ["a.b", "c:d,e"]);
+        assert_eq!(t.a.sysctl_include_info, ["f"]);
         assert_eq!(
             Sysctl::new("c:d,e", true),
             Sysctl {
