@@ -192,6 +192,7 @@ pub mod netstat;
 pub mod nfs;
 pub mod nfsd;
 pub mod nvme;
+pub mod nvmesubsystem;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
@@ -257,6 +258,7 @@ collectors! {
     "nfs" => nfs, default true;
     "nfsd" => nfsd, default true;
     "nvme" => nvme, default true;
+    "nvmesubsystem" => nvmesubsystem, default false;
     "os" => os, default true;
     "powersupplyclass" => powersupplyclass, default true;
     "pressure" => pressure, default true;
