@@ -194,6 +194,7 @@ pub mod nfsd;
 pub mod nvme;
 pub mod nvmesubsystem;
 pub mod os;
+pub mod pcidevice;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
@@ -260,6 +261,7 @@ collectors! {
     "nvme" => nvme, default true;
     "nvmesubsystem" => nvmesubsystem, default false;
     "os" => os, default true;
+    "pcidevice" => pcidevice, default false;
     "powersupplyclass" => powersupplyclass, default true;
     "pressure" => pressure, default true;
     "processes" => processes, default false;
