@@ -506,8 +506,8 @@ fn parse_transport(ss: &[&str], version: &str) -> Result<Transport, String> {
         ("1.0", "udp") => rest.len() == 7,
         ("1.1", "tcp") => rest.len() == 13,
         ("1.1", "udp") => rest.len() == 10,
-        // procfs reads at most 28 RDMA fields (more would overrun its array).
-        ("1.1", "rdma") => (20..=28).contains(&rest.len()),
+        // procfs stores at most 31 values (more would overrun its array: a panic there).
+        ("1.1", "rdma") => (20..=31).contains(&rest.len()),
         ("1.0" | "1.1", _) => {
             return Err(format!(
                 "invalid NFS protocol {protocol:?} in stats {version} statement: {rest:?}"

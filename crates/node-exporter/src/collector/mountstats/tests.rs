@@ -90,6 +90,11 @@ fn refuses_what_procfs_refuses() {
         (t.sends, t.backlog, t.max_slots, t.sending_queue),
         (5, 0, 0, 0)
     );
+    // RDMA: 20 to 31 values, as procfs (a 32nd would overrun its array).
+    let rdma31 = format!("\txprt:\trdma {}", vec!["1"; 31].join(" "));
+    assert!(parse_mountstats(&nfs(&rdma31)).is_ok());
+    let rdma32 = format!("\txprt:\trdma {}", vec!["1"; 32].join(" "));
+    assert!(parse_mountstats(&nfs(&rdma32)).is_err());
     // Huge counts are kept exactly.
     let big = nfs("\tbytes:\t18446744073709551615 0 0 0 0 0 0 0");
     assert_eq!(
