@@ -576,13 +576,10 @@ pub fn parse_mountinfo_addrs(text: &str) -> Result<Vec<Option<String>>, String> 
             return Err(format!("bad mount or parent id in: {line}"));
         }
         // The last value of a repeated key wins, as in procfs' map.
-        let addr = f[n - 1]
-            .split(',')
-            .filter_map(|opt| {
-                let mut kv = opt.split('=');
-                (kv.next() == Some("addr")).then(|| kv.next().unwrap_or("").to_string())
-            })
-            .last();
+        let addr = f[n - 1].split(',').rev().find_map(|opt| {
+            let mut kv = opt.split('=');
+            (kv.next() == Some("addr")).then(|| kv.next().unwrap_or("").to_string())
+        });
         out.push(addr);
     }
     Ok(out)
