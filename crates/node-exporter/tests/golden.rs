@@ -148,6 +148,17 @@ fn args_for(bin: &Path, name: &str) -> Vec<String> {
             .iter()
             .map(|c| format!("--no-collector.{c}")),
     );
+    // A hand-made tree may hold a runit service directory (tests/fixtures/handmade-nohw); the
+    // recorded ones do not, and the default /etc/service would be this host's.
+    if crate_dir().join(&root).join("runit").is_dir() {
+        let flags = [
+            "--collector.runit".to_string(),
+            format!("--collector.runit.servicedir={root}/runit"),
+        ];
+        if common::accepts_flags(bin, &[flags[0].as_str(), flags[1].as_str()]) {
+            args.extend(flags);
+        }
+    }
     for flag in OPTIONAL_FLAGS {
         if common::accepts_flags(bin, &[flag]) {
             args.push(flag.to_string());
