@@ -3,7 +3,8 @@
 //! `node_mountstats_nfs_*{export,protocol,mountaddr[,operation|transport|mountpoint]}`. As
 //! upstream's `mountstats_linux.go` over procfs' `MountStats` and `MountInfo`:
 //!
-//! - the exporter's own mount namespace is read (`<procfs>/self/...`), as upstream does;
+//! - the exporter's own mount namespace is read (`<procfs>/self/...`), as upstream does (which
+//!   refuses to start when `<procfs>/self` is missing; here the collector then has no data);
 //! - `mountaddr` is the `addr=` super option of the mount at the same position in
 //!   `/proc/self/mountinfo` (the kernel lists mounts in the same order in both files);
 //! - a device, protocol and address seen before is skipped (one NFS export mounted twice), but
