@@ -25,6 +25,10 @@
 #   OURS_BIN            our binary (default: `cargo build -p node-exporter`, then the debug build)
 #   DROP_MOUNTS_RE      regex; lines of /proc/1/mounts and mountinfo matching it are dropped
 #                       (for mounts that belong to the recording environment, not to the host)
+#   ADD_ONLY=1          keep the existing tree of NAME and only add what is missing: trace only
+#                       ours, with --collector.disable-defaults and the off-by-default collectors
+#                       of OFF_COLLECTORS below, copy the files not yet in the tree (nothing already
+#                       recorded changes), and append a dated note to its README
 #
 # Needs: strace, curl, python3 (standard library only). Run as root to read everything a root
 # node_exporter reads (some sysfs files are root-only); unprivileged works with fewer files.
@@ -86,17 +90,42 @@ trace() {
   echo "record-fixtures: traced one scrape of $label ($(grep -c . "$work/trace-$label.txt") syscalls)"
 }
 
-trace upstream "$upstream"
-trace ours "$OURS_BIN"
+# Collectors node_exporter ships disabled that read /proc or /sys: ours is traced with each it
+# accepts, so their files are recorded too. The sysctl flags are the golden test's
+# (crates/node-exporter/tests/golden.rs, OPTIONAL_FLAGS): keep the two lists alike.
+OFF_COLLECTORS="buddyinfo cgroups drbd drm ksmd lnstat meminfo_numa mountstats nvmesubsystem pcidevice processes slabinfo sysctl zoneinfo"
+SYSCTL_FLAGS=(
+  --collector.sysctl.include=kernel.threads-max
+  --collector.sysctl.include=fs.file-nr
+  --collector.sysctl.include=net.ipv4.ip_local_port_range:low,high
+  --collector.sysctl.include-info=kernel.core_pattern
+  --collector.sysctl.include-info=net.ipv4.tcp_rmem
+)
+off_flags=()
+for c in $OFF_COLLECTORS; do
+  if "$OURS_BIN" "--collector.$c" --version >/dev/null 2>&1; then off_flags+=("--collector.$c"); fi
+done
+case " ${off_flags[*]} " in *" --collector.sysctl "*) off_flags+=("${SYSCTL_FLAGS[@]}");; esac
+
+add_only="${ADD_ONLY:-0}"
+if [ "$add_only" = 1 ]; then
+  [ -d "$dest/proc" ] || { echo "record-fixtures: ADD_ONLY=1 needs an existing $dest" >&2; exit 1; }
+  : >"$work/trace-upstream.txt"
+  trace ours "$OURS_BIN" --collector.disable-defaults "${off_flags[@]}"
+else
+  trace upstream "$upstream"
+  trace ours "$OURS_BIN" "${off_flags[@]}"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+fi
 
 upstream_version="$("$upstream" --version 2>&1 | head -1)"
-rm -rf "$dest"
-mkdir -p "$dest"
 
-python3 - "$dest" "$work" "$name" "$upstream_version" "${DROP_MOUNTS_RE:-}" <<'PY'
+python3 - "$dest" "$work" "$name" "$upstream_version" "${DROP_MOUNTS_RE:-}" "$add_only" "${off_flags[*]}" <<'PY'
 import glob, ipaddress, os, re, socket, stat, struct, sys, time
 
-dest, work, name, upstream_version, drop_mounts_re = sys.argv[1:6]
+dest, work, name, upstream_version, drop_mounts_re, add_only, off_flags = sys.argv[1:8]
+add_only = add_only == "1"
 drop_mounts = re.compile(drop_mounts_re) if drop_mounts_re else None
 
 # Paths 1.12 collectors read that 1.5 does not, copied when present on this host (ours traces
@@ -137,7 +166,9 @@ SKIP_RE = re.compile(
     r"|^/sys/kernel/mm/transparent_hugepage"  # the Go runtime's, not a collector's
     r"|^/sys/fs/cgroup"                       # runtimes' CPU quota probing
 )
-KEEP_PID1 = re.compile(r"^/proc/1/(mounts|mountinfo)$")
+# pid 1's mounts (filesystem) and its stat and threads' stat (processes): the processes
+# collector then counts one process, not the recording host's, which change by the second.
+KEEP_PID1 = re.compile(r"^/proc/1/(mounts|mountinfo|stat|task|task/\d+|task/\d+/stat)$")
 
 # Files never copied: identifiers of this machine, not needed by any collector's metrics.
 DROP_BASENAMES = {"product_serial", "board_serial", "chassis_serial", "product_uuid", "serial",
@@ -337,9 +368,15 @@ for label in ("upstream", "ours"):
     got = traced_paths(t)
     print("record-fixtures: %s opened %d paths below the recorded roots" % (label, len(got)))
     paths |= got
-for g in EXTRA_GLOBS:
+for g in EXTRA_GLOBS if not add_only else []:
     paths |= set(glob.glob(g))
+# The processes collector lists /proc/1/task (getdents, which strace -e does not show) and reads
+# the stat of every thread but the main one: record them all, so the listing is complete.
+if "/proc/1/stat" in paths:
+    paths |= set(glob.glob("/proc/1/task/*/stat"))
 try:
+    if add_only:
+        raise OSError("adding only the traced files")
     with open("/proc/diskstats") as f:
         for line in f:
             fields = line.split()
@@ -363,6 +400,13 @@ def du(root):
 # git keeps no empty directories, yet an empty /sys/class/power_supply (success, no samples) is
 # not a missing one (no data): list them; the golden test recreates them before it runs.
 empty = sorted(os.path.relpath(dp, dest) for dp, dns, fns in os.walk(dest) if not dns and not fns)
+if add_only:
+    # A fresh checkout lacks the listed empty directories (git keeps none): keep the old list.
+    try:
+        with open(os.path.join(dest, "empty-dirs.txt")) as f:
+            empty = sorted(set(empty) | {l.strip() for l in f if l.strip()})
+    except OSError:
+        pass
 with open(os.path.join(dest, "empty-dirs.txt"), "w") as f:
     f.write("".join(d + "\n" for d in empty))
 
@@ -387,6 +431,21 @@ PROBES = {"hwmon": "/sys/class/hwmon", "thermal zones": "/sys/class/thermal", "D
           "EDAC": "/sys/devices/system/edac/mc", "schedstat": "/proc/schedstat", "watchdogs": "/sys/class/watchdog",
           "udev data": "/run/udev/data", "SELinux": "/sys/fs/selinux", "bonding": "/sys/class/net/bonding_masters"}
 absent = [k for k, p in PROBES.items() if not os.path.exists(p) or (os.path.isdir(p) and not os.listdir(p))]
+if add_only:
+    # The recorded tree stays as it was; a dated note says what was added, and how.
+    note = f"""
+## Added on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} (`ADD_ONLY=1`)
+
+On the same host kind (Linux {os.uname().release}), the files that one scrape of ours read with
+`--collector.disable-defaults {off_flags}` and that the tree lacked, scrubbed as above:
+{stats["files"]} files, {stats["symlinks"]} symlinks. Nothing recorded before was changed, so these
+files are from a later moment than the rest. Of /proc's processes only pid 1 (`proc/1/stat`,
+`proc/1/task/*/stat`) is kept. Unreadable (skipped): {len(stats["unreadable"])}.
+"""
+    with open(os.path.join(dest, "README.md"), "a") as f:
+        f.write(note)
+    print("record-fixtures: added to %s: %d files, %d symlinks" % (dest, stats["files"], stats["symlinks"]))
+    sys.exit(0)
 readme = f"""# Fixture `{name}`: a recorded /proc and /sys
 
 Recorded by `scripts/record-fixtures.sh` on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.
@@ -406,7 +465,9 @@ Layout (as upstream's collector/fixtures): `proc/` is `--path.procfs`, `sys/` is
 `udev/data/` is `--path.udev.data`, and this directory is `--path.rootfs` (`etc/os-release`).
 Regular files hold what read() returned (sysfs files claim 4096 bytes); sysfs symlinks are kept
 as relative symlinks; /proc symlinks (`/proc/net` -> `self/net`) are flattened into directories;
-of the per-process directories only `proc/1/mounts` and `proc/1/mountinfo` are kept.
+of the per-process directories only `proc/1/mounts`, `proc/1/mountinfo`, `proc/1/stat` and
+`proc/1/task/*/stat` are kept. Collectors node_exporter ships disabled were traced too:
+`{off_flags}`.
 `empty-dirs.txt` lists the empty directories, which git does not keep; the golden test
 recreates them.
 

@@ -28,6 +28,29 @@ const OPTIONAL_FLAGS: &[&str] = &[
     "--collector.textfile.directory=tests/fixtures/textfile",
     "--no-collector.netdev.netlink",
     "--no-collector.arp.netlink",
+    // Collectors node_exporter ships disabled, with the flags scripts/record-fixtures.sh traced
+    // them with (its OFF_COLLECTORS and SYSCTL_FLAGS). mountstats reads the exporter's own
+    // /proc/self, and drbd, drm, nvmesubsystem have no data on the recording host: they report
+    // success 0 here, their unit tests use hand-made inputs.
+    "--collector.buddyinfo",
+    "--collector.cgroups",
+    "--collector.drbd",
+    "--collector.drm",
+    "--collector.ksmd",
+    "--collector.lnstat",
+    "--collector.meminfo_numa",
+    "--collector.mountstats",
+    "--collector.nvmesubsystem",
+    "--collector.pcidevice",
+    "--collector.processes",
+    "--collector.slabinfo",
+    "--collector.sysctl",
+    "--collector.sysctl.include=kernel.threads-max",
+    "--collector.sysctl.include=fs.file-nr",
+    "--collector.sysctl.include=net.ipv4.ip_local_port_range:low,high",
+    "--collector.sysctl.include-info=kernel.core_pattern",
+    "--collector.sysctl.include-info=net.ipv4.tcp_rmem",
+    "--collector.zoneinfo",
 ];
 
 /// Families dropped from the comparison: they measure the exporter process or the scrape, not
@@ -125,6 +148,17 @@ fn args_for(bin: &Path, name: &str) -> Vec<String> {
             .iter()
             .map(|c| format!("--no-collector.{c}")),
     );
+    // A hand-made tree may hold a runit service directory (tests/fixtures/handmade-nohw); the
+    // recorded ones do not, and the default /etc/service would be this host's.
+    if crate_dir().join(&root).join("runit").is_dir() {
+        let flags = [
+            "--collector.runit".to_string(),
+            format!("--collector.runit.servicedir={root}/runit"),
+        ];
+        if common::accepts_flags(bin, &[flags[0].as_str(), flags[1].as_str()]) {
+            args.extend(flags);
+        }
+    }
     for flag in OPTIONAL_FLAGS {
         if common::accepts_flags(bin, &[flag]) {
             args.push(flag.to_string());

@@ -13,6 +13,30 @@ pub fn parse_go_u64(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// Go's `strconv.ParseInt(s, 0, 64)`, as procfs' `ValueParser` reads integers (sysctls, zoneinfo): an optional sign, then
+/// decimal, `0x`, `0o`, `0b` or leading-`0` octal. (Go also takes `_` between digits with base 0;
+/// the kernel never writes one.)
+pub fn parse_go_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = go_base_prefix(body);
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if magnitude > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((magnitude as i64).wrapping_neg())
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
 /// The radix and digits of a Go integer literal as `strconv.ParseInt(s, 0, 64)` reads it: `0x`,
 /// `0b`, `0o` (either case) or a leading `0` (octal) prefix, else decimal. The sign, if any, is
 /// the caller's to strip first.
@@ -59,6 +83,18 @@ mod tests {
         assert_eq!(parse_go_u64("+7"), None);
         assert_eq!(to_valid_utf8(b"ok"), "ok");
         assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+    }
+
+    #[test]
+    fn go_ints() {
+        assert_eq!(parse_go_int("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_go_int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_go_int("9223372036854775808"), None);
+        assert_eq!(parse_go_int("18446744073709551615"), None);
+        assert_eq!(parse_go_int("0x1f"), Some(31));
+        assert_eq!(parse_go_int("-"), None);
+        assert_eq!(parse_go_int("--1"), None);
+        assert_eq!(parse_go_int("0"), Some(0));
     }
 
     #[test]
