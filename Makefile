@@ -6,12 +6,14 @@ CARGO ?= cargo
 
 all: build
 
-## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
-## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv).
+## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka), the Python venv of the
+## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv) and the
+## NestJS apps' npm packages (npm ci into apps/node_modules).
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-kafka.sh --quiet > /dev/null
 	@scripts/install-pydeps.sh > /dev/null
+	@scripts/install-node-apps.sh
 
 build:
 	$(CARGO) build --workspace
