@@ -73,9 +73,27 @@ async function ensureTopics(kafka, topics) {
   }
 }
 
-// A consumer group on `topics`; handle(topic, value) is timed per message.
-async function consume(kafka, groupId, topics, handle) {
-  const c = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000 });
+// A consumer group on `topics`; handle(topic, value) is timed per message. Retries its start
+// (every 2 s, at most `attempts` times): a topic another service has just created may not have
+// its leaders known yet ("This server does not host this topic-partition"), and a broker that
+// is still starting refuses connections.
+async function consume(kafka, groupId, topics, handle, attempts = 60) {
+  for (let attempt = 1; ; attempt++) {
+    const c = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000 });
+    try {
+      await ensureTopics(kafka, topics);
+      await startConsumer(c, topics, handle);
+      return c;
+    } catch (e) {
+      await c.disconnect().catch(() => {});
+      if (attempt >= attempts) throw e;
+      console.error(`kafka consumer ${groupId}: ${e.message}; retrying in 2s (${attempt}/${attempts})`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+async function startConsumer(c, topics, handle) {
   await c.connect();
   await c.subscribe({ topics, fromBeginning: false });
   await c.run({
@@ -88,7 +106,6 @@ async function consume(kafka, groupId, topics, handle) {
       }
     },
   });
-  return c;
 }
 
 module.exports = { connect, producer, ensureTopics, consume, produced, processing };

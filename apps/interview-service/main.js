@@ -49,13 +49,11 @@ async function main() {
   app.use(httpMetrics);
   let consumer = null;
   if (cluster) {
-    try {
-      await kafka.ensureTopics(cluster, [TOPIC, 'user-events']);
-      await events.start();
-      consumer = await kafka.consume(cluster, flags.group, [TOPIC, 'user-events'], handle);
-    } catch (e) {
-      console.error(`kafka: ${e.message}`);
-    }
+    // Not awaited: the HTTP side serves while the consumer group starts (or retries).
+    events.start();
+    kafka.consume(cluster, flags.group, [TOPIC, 'user-events'], handle)
+      .then((c) => { consumer = c; })
+      .catch((e) => console.error(`kafka: consumer gave up: ${e.message}`));
   }
   stopOn(app, async () => { if (consumer) await consumer.disconnect().catch(() => {}); await events.stop(); });
   await app.listen(flags.port, flags.host);
