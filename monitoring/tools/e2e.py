@@ -311,6 +311,14 @@ def parity(res, traffic, ports):
         scrape_counter(ports["sidecar-metrics"], "http_requests_total", HTTP_LABELS),
         scrape_counter(ports["gateway"], "http_requests_total", HTTP_LABELS)), timeout=10)
     (res.ok if ok else res.fail)("parity: sidecar http_requests_total = gateway prom-client", detail)
+    # The histograms count the same requests too (their durations differ by the proxy's hop).
+    ok, detail = poll(lambda: (lambda a, b: (not diff_counts("sidecar", a, "app", b),
+                                             "; ".join(diff_counts("sidecar", a, "app", b))
+                                             or f"{len(a)} series, {sum(a.values()):g} in all"))(
+        scrape_counter(ports["sidecar-metrics"], "http_request_duration_seconds_count", HTTP_LABELS[:2]),
+        scrape_counter(ports["gateway"], "http_request_duration_seconds_count", HTTP_LABELS[:2])), timeout=10)
+    (res.ok if ok else res.fail)(
+        "parity: sidecar http_request_duration_seconds_count = gateway prom-client, by method and route", detail)
 
     auth = {k: float(v) for k, v in t.auth.items()}
     ok, detail = same("sidecar", ports["sidecar-metrics"], "client", auth,
