@@ -26,12 +26,13 @@ Checks (each polled until it passes or times out, one PASS/FAIL line each):
     ALLOWED_EMPTY list below (each with its reason);
   - ServiceDown is silent while everything runs, and fires for user-service once it stops;
   - once Kafka stops, KafkaBrokerUnreachable fires while the kafka-exporter keeps serving
-    (its target up, kafka_up 0).
+    (its target up, kafka_up 0), and interview-service counts its failed produce requests
+    (kafka_messages_produced_total{status="failure"}).
 Ends with `e2e: N passed, M failed`; exit status 1 on any failure, 2 on a setup error.
 Everything started is stopped on exit, failure, Ctrl-C or SIGTERM.
 
 Usage: e2e.py --node-exporter BIN --sidecar BIN --kafka-exporter BIN --workload-python PYTHON
-              [--prometheus prometheus] [--keep]
+              [--prometheus prometheus] [--node node] [--apps DIR] [--keep]
 (PYTHON: the venv's python with confluent-kafka, from scripts/install-pydeps.sh; Kafka's jars
 come from scripts/install-kafka.sh.)
 """
@@ -551,7 +552,8 @@ def _run(args, tmp, res, procs, cluster):
                     f"kafka :{p_kafka}, kafka-exporter :{p_kexp}, prometheus :{p_prom}, "
                     f"{prometheus_version(args.prometheus)}")
 
-    ports = {"proxy": p_proxy, "sidecar-metrics": p_metrics, "gateway": p_up}
+    ports = {"proxy": p_proxy, "sidecar-metrics": p_metrics, "gateway": p_up,
+             "interview-service": p_interview}
     traffic = Traffic(f"127.0.0.1:{p_proxy}", f"127.0.0.1:{p_interview}")
     parity(res, traffic, ports)
     http_behaviour(res, ports)
@@ -741,6 +743,24 @@ def checks(prom, res, jobs, promdir, procs, driver, cluster, ports):
     alive = procs.procs["kafka-exporter"][0].poll() is None
     (res.ok if ok and alive else res.fail)(
         "kafka-exporter keeps serving without the broker", detail + ("" if alive else ", exited"))
+
+    # Without the broker, interview-service's produce requests fail, and say so in
+    # kafka_messages_produced_total{status="failure"} (what KafkaProduceFailures reads).
+    t0 = time.monotonic()
+    events = Traffic(None)
+    for i in range(3):
+        events.req("POST", "/interviews", None, {"candidate": f"outage{i}"},
+                   host=f"127.0.0.1:{ports['interview-service']}")
+
+    def produce_failed():
+        got = scrape_counter(ports["interview-service"], "kafka_messages_produced_total", ("topic", "status"))
+        n = got.get(("interview-events", "failure"), 0)
+        return n > 0, f"{n:g} failed, {got.get(('interview-events', 'success'), 0):g} acknowledged"
+    # kafkajs retries a send (3 retries, 3 s connection timeout) before it gives up.
+    ok, detail = poll(produce_failed, timeout=TIMEOUT + 30)
+    (res.ok if ok else res.fail)(
+        "apps: produce failures counted while the broker is down",
+        f"{detail} after {time.monotonic() - t0:.1f}s" if ok else detail)
 
 
 def main():
