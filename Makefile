@@ -6,12 +6,14 @@ CARGO ?= cargo
 
 all: build
 
-## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
-## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv).
+## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka), the Python venv of the
+## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv) and the
+## NestJS apps' npm packages (npm ci into apps/node_modules).
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-kafka.sh --quiet > /dev/null
 	@scripts/install-pydeps.sh > /dev/null
+	@scripts/install-node-apps.sh
 
 build:
 	$(CARGO) build --workspace
@@ -39,10 +41,13 @@ test-deploy: deps
 	scripts/install-deploy-tools.sh
 	scripts/check-deploy.sh
 
-## node-exporter, the sidecar and stub services under a real Prometheus, on free local ports
-## (targets, rules, every dashboard query, ServiceDown); see monitoring/tools/e2e.py.
+## node-exporter, the sidecar in front of the NestJS apps (apps/), Kafka and the exporters under
+## a real Prometheus, on free local ports (sidecar = in-app prom-client, targets, rules, every
+## dashboard query, ServiceDown); see monitoring/tools/e2e.py. Twice: under Debian's Prometheus
+## 2.42 and under Prometheus 3.x (scripts/install-prometheus3.sh builds it once into ~/.cache).
 e2e: deps
 	scripts/e2e.sh
+	scripts/e2e.sh --prometheus3
 
 ## rustfmt on every tracked .rs file on its own, not only those reachable through `mod` items.
 fmt-check:
@@ -51,8 +56,10 @@ fmt-check:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## node-exporter :9100, the sidecar :8000 (metrics :9464) in front of a stub upstream :3000, and
-## Prometheus :9090 on the generated localhost config; Ctrl-C stops it all (scripts/run-local.sh).
+## node-exporter :9100, the sidecar :8000 (metrics :9464) in front of the NestJS api-gateway :3000,
+## user-service :8001, interview-service :8002 (apps/), Kafka :9092, kafka-exporter :9308 and
+## Prometheus :9090 on the generated localhost config, with a traffic generator (`make run
+## TRAFFIC=0` leaves it out); Ctrl-C stops it all (scripts/run-local.sh).
 run: deps
 	scripts/run-local.sh
 

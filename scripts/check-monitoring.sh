@@ -2,7 +2,8 @@
 # Checks the monitoring stack's configuration without running it (no Docker engine needed):
 # Prometheus config, rules and their unit tests, Alertmanager, Grafana provisioning and
 # dashboards (every panel query parses), docker-compose.yml for each profile, the Dockerfile,
-# and the generated localhost variant of the Prometheus configuration.
+# and the generated localhost variant of the Prometheus configuration; the Prometheus checks
+# again under promtool 3.x (scripts/install-prometheus3.sh builds it once; PROMETHEUS3=0 skips).
 # Prints each check and its result; exits 1 if any failed. Tools: scripts/install-deps.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -150,5 +151,36 @@ local_variant_rejects_typos() {
     cat "$TMP/err"
 }
 check "the generator rejects an unknown job or alert" local_variant_rejects_typos
+
+# ------------------------------------------------------------------------ Prometheus 3
+# The same configuration, rules, unit tests and panel queries under promtool 3.x (built once by
+# scripts/install-prometheus3.sh into ~/.cache): 3.x parses UTF-8 names, reads `le`/`quantile`
+# as normalised floats, and checks configs more strictly. PROMETHEUS3=0 skips the section.
+if [ "${PROMETHEUS3:-1}" != 0 ]; then
+  if P3=$(scripts/install-prometheus3.sh --quiet); then
+    promtool3() { "$P3/promtool" "$@"; }
+    check "promtool 3.x: $("$P3/promtool" --version 2>&1 | head -1)" true
+    check "promtool 3.x check config monitoring/prometheus/prometheus.yml" \
+      promtool3 check config monitoring/prometheus/prometheus.yml
+    check "promtool 3.x check rules monitoring/prometheus/rules/*.yml" \
+      promtool3 check rules monitoring/prometheus/rules/*.yml
+    for t in monitoring/prometheus/tests/*.test.yml; do
+      check "promtool 3.x test rules $t" promtool3 test rules "$t"
+    done
+    panel_queries_parse3() {
+      "$PY" $TOOLS/dashboard_queries.py --format rules monitoring/grafana/dashboards/*.json > "$TMP/queries3.yml" &&
+        promtool3 check rules "$TMP/queries3.yml"
+    }
+    check "promtool 3.x: every panel and variable query parses" panel_queries_parse3
+    local_variant3() {
+      "$PY" $TOOLS/prometheus_local.py --out "$TMP/local4" --no-alertmanager --drop-job alertmanager \
+        --scrape-interval 1s --evaluation-interval 1s --max-for 5s &&
+        promtool3 check config "$TMP/local4/prometheus.yml"
+    }
+    check "promtool 3.x check config on the generated localhost variant" local_variant3
+  else
+    check "Prometheus 3.x built (scripts/install-prometheus3.sh)" false
+  fi
+fi
 
 check_summary monitoring
