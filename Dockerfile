@@ -13,14 +13,21 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 # A C compiler for ring's assembly (rustls); no C library is bundled any more.
+# libgssapi-krb5-2: MIT Kerberos's GSSAPI library and its dependencies, copied into the
+# kafka-exporter image below (the binary does not link it: it is opened at run time, only for
+# --sasl.mechanism=gssapi).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential \
+ && apt-get install -y --no-install-recommends build-essential libgssapi-krb5-2 \
  && rm -rf /var/lib/apt/lists/*
 # .dockerignore keeps the context to Cargo.toml, Cargo.lock and crates/.
 COPY . .
 RUN cargo build --release --locked -p node-exporter -p kafka-exporter -p gateway-sidecar \
- && mkdir -p /out \
- && cp target/release/node-exporter target/release/kafka-exporter target/release/gateway-sidecar /out/
+ && mkdir -p /out/gssapi \
+ && cp target/release/node-exporter target/release/kafka-exporter target/release/gateway-sidecar /out/ \
+ && libdir="/usr/lib/$(gcc -dumpmachine)" \
+ && for l in libgssapi_krb5.so.2 libkrb5.so.3 libk5crypto.so.3 libkrb5support.so.0 libcom_err.so.2 libkeyutils.so.1; do \
+      cp -L "$libdir/$l" /out/gssapi/; \
+    done
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 USER nonroot:nonroot
@@ -34,6 +41,11 @@ ENTRYPOINT ["/usr/local/bin/node-exporter"]
 
 FROM runtime AS kafka-exporter
 COPY --from=build /out/kafka-exporter /usr/local/bin/kafka-exporter
+# MIT's GSSAPI library and its five dependencies (1.5 MB; distroless has glibc, with libresolv,
+# but none of these), in /usr/lib, a directory the dynamic loader always searches, so that
+# --sasl.mechanism=gssapi finds libgssapi_krb5.so.2. Mount a krb5.conf and name it with
+# --sasl.kerberos-config-path (or KRB5_CONFIG); there is no /etc/krb5.conf in the image.
+COPY --from=build /out/gssapi/ /usr/lib/
 EXPOSE 9308
 ENTRYPOINT ["/usr/local/bin/kafka-exporter"]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kafka-exporter's acceptance tests against real Apache Kafka (KRaft, 1 and 3 nodes; `make
 # test-kafka`): crates/kafka-exporter/tests/kafka/, in pytest. Installs Kafka's jars
-# (scripts/install-kafka.sh) and the Python packages (scripts/install-pydeps.sh: confluent-kafka,
+# (scripts/install-kafka.sh), MIT Kerberos's KDC and library (scripts/install-krb5.sh) and the Python packages (scripts/install-pydeps.sh: confluent-kafka,
 # pytest, AWS's MSK IAM signer, PyJWT) once, builds the exporter (debug, like `cargo test`) into ${CARGO_TARGET_DIR:-target},
 # and runs pytest with the environment's python; the exit code is pytest's.
 #
@@ -15,6 +15,8 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 
 scripts/install-kafka.sh --quiet > /dev/null
+# MIT Kerberos (a KDC, kadmin.local, libgssapi_krb5) for test_gssapi.py.
+scripts/install-krb5.sh
 python=$(scripts/install-pydeps.sh)
 cargo build -q -p kafka-exporter --bin kafka-exporter --example msk-iam-token
 export KAFKA_EXPORTER="${CARGO_TARGET_DIR:-$repo/target}/debug/kafka-exporter"

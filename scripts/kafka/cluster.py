@@ -24,7 +24,12 @@ SASL_PLAINTEXT listener named OAUTH at c.oauth_bootstrap whose only mechanism is
 checked by Kafka's own JWT validator (OAuthBearerValidatorCallbackHandler) against that JWKS
 (served before start(): the broker reads it at startup; the URL is also passed in the JVM
 property Kafka 4 wants, org.apache.kafka.sasl.oauthbearer.allowed.urls); optional keys
-"audience" and "issuer" make it check those claims too. Inter-broker and controller
+"audience" and "issuer" make it check those claims too. gssapi={"keytab": PATH, "principal":
+"kafka/localhost@REALM", "krb5_conf": PATH} adds a SASL_PLAINTEXT listener named GSSAPI at
+c.gssapi_bootstrap whose only mechanism is GSSAPI (Kerberos, service name "kafka"), with the
+broker's key from that keytab (Krb5LoginModule) and the KDC that krb5_conf names; it binds
+127.0.0.1 and advertises the host of the principal ("localhost"), the host a client's service
+principal is made from. Inter-broker and controller
 traffic stays PLAINTEXT. ports=[p0, ...] fixes the PLAINTEXT ports; advertised_ports=[a0, ...]
 makes node i advertise 127.0.0.1:a_i instead (a proxy in front of it). overrides={...} adds or
 replaces broker properties. fast_start=False runs the JVMs with the optimising (C2) JIT compiler
@@ -270,7 +275,7 @@ def make_certificates(d):
 
 class Cluster:
     def __init__(self, nodes=1, workdir=None, heap_mb=512, scram_users=None, tls=False, ports=None,
-                 advertised_ports=None, overrides=None, fast_start=True, oauth=None):
+                 advertised_ports=None, overrides=None, fast_start=True, oauth=None, gssapi=None):
         if nodes < 1:
             raise ValueError("nodes must be at least 1")
         if heap_mb > 512 or heap_mb < 64:
@@ -285,6 +290,9 @@ class Cluster:
         self.oauth = dict(oauth or {})
         if self.oauth and not self.oauth.get("jwks_url"):
             raise ValueError("oauth needs a jwks_url")
+        self.gssapi = dict(gssapi or {})
+        if self.gssapi and not all(self.gssapi.get(k) for k in ("keytab", "principal", "krb5_conf")):
+            raise ValueError("gssapi needs keytab, principal and krb5_conf")
         self.overrides = dict(overrides or {})
         self.fast_start = fast_start
         self._fixed_ports = list(ports) if ports else None
@@ -294,7 +302,7 @@ class Cluster:
         os.makedirs(self.workdir, exist_ok=True)
         self._data_root = _data_root()
         self._procs = [None] * nodes
-        self._ports = None  # per node: {"plain", "controller", "sasl", "ssl", "oauth"}
+        self._ports = None  # per node: {"plain", "controller", "sasl", "ssl", "oauth", "gssapi"}
         self._certs = None
         self._closed = False
         self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -328,6 +336,17 @@ class Cluster:
         if not self.oauth:
             raise RuntimeError("no OAUTHBEARER listener: pass oauth")
         return self._bootstrap("oauth")
+
+    @property
+    def gssapi_bootstrap(self):
+        if not self.gssapi:
+            raise RuntimeError("no GSSAPI listener: pass gssapi")
+        host = self._gssapi_host()
+        return ",".join("%s:%d" % (host, p["gssapi"]) for p in self._ports)
+
+    def _gssapi_host(self):
+        # kafka/localhost@REALM -> localhost
+        return self.gssapi["principal"].split("@")[0].split("/")[-1]
 
     @property
     def ca_file(self):
@@ -396,6 +415,10 @@ class Cluster:
             listeners.append("OAUTH://127.0.0.1:%d" % p["oauth"])
             advertised.append("OAUTH://127.0.0.1:%d" % p["oauth"])
             protocols.append("OAUTH:SASL_PLAINTEXT")
+        if self.gssapi:
+            listeners.append("GSSAPI://127.0.0.1:%d" % p["gssapi"])
+            advertised.append("GSSAPI://%s:%d" % (self._gssapi_host(), p["gssapi"]))
+            protocols.append("GSSAPI:SASL_PLAINTEXT")
         voters = ",".join("%d@127.0.0.1:%d" % (j, self._ports[j]["controller"]) for j in range(n))
         d = self.node_dir(i)
         props = {
@@ -461,6 +484,16 @@ class Cluster:
                 props["sasl.oauthbearer.expected.audience"] = self.oauth["audience"]
             if self.oauth.get("issuer"):
                 props["sasl.oauthbearer.expected.issuer"] = self.oauth["issuer"]
+        if self.gssapi:
+            pre = "listener.name.gssapi."
+            props.update({
+                pre + "sasl.enabled.mechanisms": "GSSAPI",
+                pre + "gssapi.sasl.jaas.config":
+                    'com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true '
+                    'storeKey=true isInitiator=false keyTab="%s" principal="%s";'
+                    % (self.gssapi["keytab"], self.gssapi["principal"]),
+                "sasl.kerberos.service.name": "kafka",
+            })
         props.update({k: str(v) for k, v in self.overrides.items()})
         return props
 
@@ -519,6 +552,8 @@ class Cluster:
         if self.oauth:
             # Kafka 4 fetches no OAuth URL that this property does not list.
             opts.append("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=" + self.oauth["jwks_url"])
+        if self.gssapi:
+            opts.append("-Djava.security.krb5.conf=" + self.gssapi["krb5_conf"])
         argv = self._java("kafka.Kafka", LOG4J_NODE, opts) + [props]
         out = open(os.path.join(d, "jvm.out"), "ab")
         try:
@@ -567,7 +602,7 @@ class Cluster:
 
     def _choose_ports(self):
         kinds = (["controller"] + (["sasl"] if self.scram_users else []) + (["ssl"] if self.tls else [])
-                 + (["oauth"] if self.oauth else []))
+                 + (["oauth"] if self.oauth else []) + (["gssapi"] if self.gssapi else []))
         fresh = free_ports(self.nodes * (len(kinds) + (0 if self._fixed_ports else 1)))
         self._ports = []
         for i in range(self.nodes):

@@ -312,6 +312,22 @@ pub struct Sasl {
     pub token_url: String,
     /// `--sasl.oauthbearer-scopes`, split at commas, empty ones dropped.
     pub scopes: Vec<String>,
+    /// The Kerberos flags, set with [`Mechanism::Gssapi`].
+    pub kerberos: Option<Kerberos>,
+}
+
+/// `--sasl.service-name`, `--sasl.realm`, `--sasl.kerberos-*`, `--sasl.keytab-path`, for GSSAPI.
+/// The userAuth password stays in [`Sasl::password`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kerberos {
+    /// The broker's service: its principal is `<service>/<broker host>`.
+    pub service_name: String,
+    /// `--sasl.kerberos-config-path`: KRB5_CONFIG for the library (None: its default).
+    pub config_path: Option<String>,
+    /// `--sasl.username`, qualified by `--sasl.realm` when that is given and the name has none.
+    pub principal: String,
+    /// `--sasl.keytab-path` for keytabAuth; None for userAuth (the password).
+    pub keytab: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -410,6 +426,7 @@ impl Cli {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
+            kerberos: None,
         });
         if let Some(s) = &sasl {
             match s.mechanism {
@@ -447,14 +464,16 @@ impl Cli {
                         "--sasl.aws-region (or AWS_REGION) is required with --sasl.mechanism=awsiam",
                     ));
                 }
-                Mechanism::Gssapi => {
-                    return Err(UsageError::new(
-                        "--sasl.mechanism=gssapi: GSSAPI (Kerberos) is not supported by this build",
-                    ));
-                }
                 _ => {}
             }
         }
+        let sasl = match sasl {
+            Some(s) if s.mechanism == Mechanism::Gssapi => Some(Sasl {
+                kerberos: Some(self.kerberos(&s)?),
+                ..s
+            }),
+            other => other,
+        };
         if self.sasl_enabled && !self.sasl_handshake() {
             warnings.push("--no-sasl.handshake is not supported; the SASL handshake is always sent (Kafka 0.10+)".into());
         }
@@ -527,6 +546,69 @@ impl Cli {
             workers: self.topic_workers.max(1),
             allow_auto_topic_creation: self.allow_auto_topic_creation,
             warnings,
+        })
+    }
+}
+
+impl Cli {
+    /// The Kerberos flags for `--sasl.mechanism=gssapi`. Upstream (sarama) refuses an empty
+    /// service name or user name too; an auth type other than keytabAuth is userAuth there, here
+    /// only an empty one is (a typo is refused). The realm and the krb5.conf path may be left
+    /// out: MIT's library then takes the default realm and its default configuration. The keytab
+    /// is read at each authentication, not here, so that one mounted later (a Secret) still works.
+    fn kerberos(&self, sasl: &Sasl) -> Result<Kerberos, UsageError> {
+        let service_name = self.sasl_service_name.trim().to_string();
+        if service_name.is_empty() {
+            return Err(UsageError::new(
+                "--sasl.service-name (the brokers' Kerberos service, usually kafka) is required with --sasl.mechanism=gssapi",
+            ));
+        }
+        if sasl.username.is_empty() {
+            return Err(UsageError::new(
+                "--sasl.username (the Kerberos principal) is required with --sasl.mechanism=gssapi",
+            ));
+        }
+        let keytab = match self.sasl_kerberos_auth_type.as_str() {
+            "keytabAuth" if self.sasl_keytab_path.is_empty() => {
+                return Err(UsageError::new(
+                    "--sasl.keytab-path is required with --sasl.kerberos-auth-type=keytabAuth",
+                ));
+            }
+            "keytabAuth" => Some(self.sasl_keytab_path.clone()),
+            "" | "userAuth" if sasl.password.expose().is_empty() => {
+                return Err(UsageError::new(
+                    "--sasl.password (or SASL_USER_PASSWORD) is required with --sasl.kerberos-auth-type=userAuth",
+                ));
+            }
+            "" | "userAuth" => None,
+            other => {
+                return Err(UsageError::new(format!(
+                    "--sasl.kerberos-auth-type: {other:?} is neither \"keytabAuth\" nor \"userAuth\""
+                )));
+            }
+        };
+        let config_path = match self.sasl_kerberos_config_path.as_str() {
+            "" => None,
+            p => {
+                std::fs::File::open(Path::new(p)).map_err(|e| {
+                    UsageError::new(format!(
+                        "--sasl.kerberos-config-path: cannot read {p:?}: {e}"
+                    ))
+                })?;
+                Some(p.to_string())
+            }
+        };
+        let realm = self.sasl_realm.trim();
+        let principal = if realm.is_empty() || sasl.username.contains('@') {
+            sasl.username.clone()
+        } else {
+            format!("{}@{realm}", sasl.username)
+        };
+        Ok(Kerberos {
+            service_name,
+            config_path,
+            principal,
+            keytab,
         })
     }
 }
@@ -667,13 +749,88 @@ mod tests {
                 "oauthbearer",
                 "--sasl.oauthbearer-token-url (or SASL_OAUTHBEARER_TOKEN_URL) is required",
             ),
-            ("gssapi", "not supported"),
+            (
+                "gssapi",
+                "--sasl.service-name (the brokers' Kerberos service, usually kafka) is required",
+            ),
         ] {
             let m = format!("--sasl.mechanism={mech}");
             let e = cfg(&["--sasl.enabled", &m]).unwrap_err();
             assert!(e.0.contains(want), "{mech}: {e}");
             assert!(!e.0.contains('\n'));
         }
+    }
+
+    #[test]
+    fn gssapi_flags() {
+        let g = |extra: &[&str]| {
+            let mut a = vec!["--sasl.enabled", "--sasl.mechanism=gssapi"];
+            a.extend_from_slice(extra);
+            cfg(&a)
+        };
+        let one_line = |e: UsageError, want: &str| {
+            assert!(e.0.contains(want), "{e}");
+            assert!(!e.0.contains('\n'), "{e}");
+        };
+        one_line(
+            g(&["--sasl.service-name=kafka"]).unwrap_err(),
+            "--sasl.username (the Kerberos principal) is required",
+        );
+        let base = ["--sasl.service-name=kafka", "--sasl.username=exporter"];
+        one_line(
+            g(&[&base[..], &["--sasl.kerberos-auth-type=keytabAuth"]].concat()).unwrap_err(),
+            "--sasl.keytab-path is required",
+        );
+        one_line(
+            g(&[&base[..], &["--sasl.kerberos-auth-type=keytab"]].concat()).unwrap_err(),
+            "--sasl.kerberos-auth-type: \"keytab\" is neither",
+        );
+        one_line(
+            g(&[
+                &base[..],
+                &[
+                    "--sasl.kerberos-config-path=/nonexistent/krb5.conf",
+                    "--sasl.password=pw",
+                ],
+            ]
+            .concat())
+            .unwrap_err(),
+            "--sasl.kerberos-config-path: cannot read",
+        );
+        // SASL_USER_PASSWORD may be set in the environment running the tests.
+        if std::env::var_os("SASL_USER_PASSWORD").is_none() {
+            one_line(
+                g(&base).unwrap_err(),
+                "--sasl.password (or SASL_USER_PASSWORD) is required",
+            );
+        }
+        // A missing keytab is not a flag error: it is read at each authentication.
+        let c = g(&[
+            &base[..],
+            &[
+                "--sasl.realm=EXAMPLE.TEST",
+                "--sasl.kerberos-auth-type=keytabAuth",
+                "--sasl.keytab-path=/nonexistent/exporter.keytab",
+            ],
+        ]
+        .concat())
+        .unwrap();
+        let k = c.sasl.unwrap().kerberos.unwrap();
+        assert_eq!(k.principal, "exporter@EXAMPLE.TEST");
+        assert_eq!(k.keytab.as_deref(), Some("/nonexistent/exporter.keytab"));
+        assert_eq!((k.service_name.as_str(), k.config_path), ("kafka", None));
+        let c = g(&[
+            &base[..],
+            &[
+                "--sasl.kerberos-auth-type=userAuth",
+                "--sasl.password=hunter2",
+            ],
+        ]
+        .concat())
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let k = c.sasl.unwrap().kerberos.unwrap();
+        assert_eq!((k.principal.as_str(), k.keytab), ("exporter", None));
     }
 
     // AWS_REGION and SASL_OAUTHBEARER_TOKEN_URL are read by clap from the environment; these

@@ -61,9 +61,26 @@ pub fn client_settings(cfg: &Config) -> Result<Settings, String> {
         tls,
         sasl: cfg.sasl.clone(),
         tokens: token_source(cfg)?.map(Arc::new),
+        gssapi: gssapi(cfg)?.map(Arc::new),
         request_timeout: REQUEST_TIMEOUT,
         allow_auto_topic_creation: cfg.allow_auto_topic_creation,
     })
+}
+
+/// GSSAPI's library, opened now so that a host without it stops at start with one line.
+fn gssapi(cfg: &Config) -> Result<Option<crate::client::gssapi::Gssapi>, String> {
+    use crate::client::gssapi::{Gssapi, LIBRARY};
+    let Some((sasl, kerberos)) = cfg
+        .sasl
+        .as_ref()
+        .and_then(|s| s.kerberos.as_ref().map(|k| (s, k)))
+    else {
+        return Ok(None);
+    };
+    // KAFKA_EXPORTER_GSSAPI_LIBRARY: another path or name of MIT's library (a non-standard
+    // install; the test of a missing library).
+    let library = std::env::var("KAFKA_EXPORTER_GSSAPI_LIBRARY").unwrap_or_else(|_| LIBRARY.into());
+    Gssapi::load(kerberos, &sasl.password, &library).map(Some)
 }
 
 /// Where OAUTHBEARER tokens come from, when the mechanism needs them: the OIDC token endpoint,

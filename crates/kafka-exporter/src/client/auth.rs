@@ -1,4 +1,5 @@
-//! Getting onto a broker: TLS (rustls) and SASL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER).
+//! Getting onto a broker: TLS (rustls) and SASL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER, and
+//! GSSAPI through [`super::gssapi`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::connection::Connection;
+use super::gssapi::{self, Gssapi};
 use super::token::Tokens;
 use super::ClientError;
 use crate::cli::{Mechanism, Sasl, TlsConfig};
@@ -126,6 +128,7 @@ pub async fn authenticate(
     conn: &Connection,
     sasl: &Sasl,
     tokens: Option<&Tokens>,
+    kerberos: Option<&Gssapi>,
     deadline: Duration,
 ) -> Result<Duration, ClientError> {
     let name = sasl.mechanism.kafka_name();
@@ -188,10 +191,25 @@ pub async fn authenticate(
                 }
             }
         }
-        Mechanism::Gssapi => Err(auth_error(
-            conn,
-            "GSSAPI (Kerberos) is not supported by this build".into(),
-        )),
+        Mechanism::Gssapi => {
+            let gss = kerberos.ok_or_else(|| auth_error(conn, "GSSAPI is not set up".into()))?;
+            let host = gssapi::broker_host(conn.broker());
+            let exchange = gss.authenticate(host, |bytes| round(conn, bytes, deadline));
+            match tokio::time::timeout(gssapi::deadline(deadline), exchange).await {
+                Ok(Ok(lifetime)) => Ok(lifetime),
+                Ok(Err(gssapi::Failure::Broker(e))) => Err(e),
+                Ok(Err(gssapi::Failure::Gss(cause))) => {
+                    Err(auth_error(conn, format!("GSSAPI: {cause}")))
+                }
+                Err(_) => Err(auth_error(
+                    conn,
+                    format!(
+                        "GSSAPI: no answer within {:?} (the KDC or the broker)",
+                        gssapi::deadline(deadline)
+                    ),
+                )),
+            }
+        }
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Settings {
     pub sasl: Option<Sasl>,
     /// Bearer tokens for OAUTHBEARER and AWS MSK IAM.
     pub tokens: Option<Arc<Tokens>>,
+    /// MIT's GSSAPI library and the Kerberos credentials, for GSSAPI.
+    pub gssapi: Option<Arc<super::gssapi::Gssapi>>,
     /// The deadline of one request (and of connecting plus authenticating).
     pub request_timeout: Duration,
     pub allow_auto_topic_creation: bool,
@@ -227,7 +229,8 @@ impl Cluster {
         conn.handshake(self.timeout()).await?;
         if let Some(sasl) = &self.settings.sasl {
             let tokens = self.settings.tokens.as_deref();
-            let lifetime = auth::authenticate(&conn, sasl, tokens, self.timeout()).await?;
+            let gssapi = self.settings.gssapi.as_deref();
+            let lifetime = auth::authenticate(&conn, sasl, tokens, gssapi, self.timeout()).await?;
             conn.set_session_lifetime(lifetime);
         }
         Ok(conn)

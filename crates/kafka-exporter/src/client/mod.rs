@@ -6,7 +6,7 @@
 //! client"). Here every retry and coordinator decision is ours to see and test:
 //! - [`connection`]: one socket per broker, requests pipelined by correlation id, poisoned on any
 //!   error so that no request waits out a timeout on a dead socket;
-//! - [`auth`]: TLS and SASL; [`token`]: bearer tokens for OAUTHBEARER, cached until near expiry;
+//! - [`auth`]: TLS and SASL ([`gssapi`]: Kerberos through MIT's library, loaded at run time); [`token`]: bearer tokens for OAUTHBEARER, cached until near expiry;
 //! - [`cluster`]: brokers from metadata, connections by broker, the coordinator cache, and the
 //!   batched requests the collector makes.
 
@@ -14,6 +14,7 @@ pub mod auth;
 pub mod aws_iam;
 pub mod cluster;
 pub mod connection;
+pub mod gssapi;
 pub mod oidc;
 pub mod token;
 
