@@ -59,7 +59,9 @@ BAD = [
     ({"nodeExporter": {"kubeRBACProxy": {"enabled": True}}}, "'kubeRBACProxy' not allowed"),
     ({"kafkaExporter": {"enabled": True}}, "/kafkaExporter/kafkaServer"),
     ({"kafkaExporter": {"kafkaServer": ["kafka"]}}, "/kafkaExporter/kafkaServer/0"),
-    ({"kafkaExporter": {"sasl": {"mechanism": "gssapi"}}}, "/kafkaExporter/sasl/mechanism"),
+    ({"kafkaExporter": {"sasl": {"mechanism": "kerberos"}}}, "/kafkaExporter/sasl/mechanism"),
+    ({"kafkaExporter": {"sasl": {"kerberos": {"authType": "passwordAuth"}}}}, "/kafkaExporter/sasl/kerberos/authType"),
+    ({"kafkaExporter": {"sasl": {"kerberos": {"keytabFile": "../etc/krb5.keytab"}}}}, "/kafkaExporter/sasl/kerberos/keytabFile"),
     ({"kafkaExporter": {"sasl": {"awsRegion": "eu west 1"}}}, "/kafkaExporter/sasl/awsRegion"),
     ({"kafkaExporter": {"sasl": {"oauthbearer": {"scopes": ["a,b"]}}}}, "/kafkaExporter/sasl/oauthbearer/scopes/0"),
     ({"kafkaExporter": {"enabled": True, "kafkaServer": ["k:9092"], "sasl": {"enabled": True}}},
@@ -389,6 +391,25 @@ def cmd_sasl():
           and "--sasl.oauthbearer-scopes=kafka,read" in c["args"] and "--sasl.username=exporter" in c["args"]
           and any(e["name"] == "SASL_USER_PASSWORD" for e in c.get("env", [])))
     (r.ok if ok else r.fail)("oauthbearer: token URL, scopes joined by commas, client id, secret from the Secret's password")
+    krb = {"enabled": True, "mechanism": "gssapi", "username": "exporter",
+           "kerberos": {"realm": "EXAMPLE.COM", "keytabFile": "exporter.keytab", "configFile": "krb5.conf"}}
+    c, _ = container(krb, {"existingSecret": "kafka-exporter-kerberos"})
+    ok = ({"--sasl.service-name=kafka", "--sasl.kerberos-auth-type=keytabAuth", "--sasl.realm=EXAMPLE.COM",
+           "--sasl.username=exporter", "--sasl.keytab-path=/etc/kafka-exporter/secret/exporter.keytab",
+           "--sasl.kerberos-config-path=/etc/kafka-exporter/secret/krb5.conf"} <= set(c["args"])
+          and not any(e["name"] == "SASL_USER_PASSWORD" for e in c.get("env", []))
+          and any(m["mountPath"] == "/etc/kafka-exporter/secret" for m in c["volumeMounts"]))
+    (r.ok if ok else r.fail)("gssapi keytabAuth: service name, realm, keytab and krb5.conf from the mounted Secret, no password")
+    c, _ = container(dict(krb, kerberos={"authType": "userAuth"}), {"existingSecret": "kafka-exporter-kerberos"})
+    ok = ("--sasl.kerberos-auth-type=userAuth" in c["args"] and not any(a.startswith("--sasl.keytab-path") for a in c["args"])
+          and any(e["name"] == "SASL_USER_PASSWORD" and e["valueFrom"]["secretKeyRef"]["optional"] is False
+                  for e in c.get("env", [])))
+    (r.ok if ok else r.fail)("gssapi userAuth: the password from the Secret (required), no keytab")
+    try:
+        container(dict(krb, kerberos={}), {"existingSecret": "kafka-exporter-kerberos"})
+        r.fail("gssapi keytabAuth without keytabFile: rendered")
+    except helm.HelmError as e:
+        (r.ok if "needs the keytab" in str(e) else r.fail)("gssapi keytabAuth without keytabFile: the install stops, asking for the keytab")
     try:
         container({"enabled": True, "mechanism": "scram-sha512", "username": "u"})
         r.fail("scram-sha512 without a Secret: rendered")
