@@ -265,7 +265,7 @@ async fn framing_attacks_reach_the_app_as_one_request_or_get_400() {
         ),
         (
             "bare LF",
-            "GET /a HTTP/1.1\nHost: x\n\n".to_string(),
+            "GET /a HTTP/1.1\nHost: x\nConnection: close\n\n".to_string(),
         ),
     ];
     for (name, raw) in &cases {
@@ -287,6 +287,10 @@ async fn framing_attacks_reach_the_app_as_one_request_or_get_400() {
             // Accepted: the app saw exactly this one request, re-framed, with its body whole,
             // and the connection is closed after it (the rest is not trusted as a request).
             assert_eq!(got, vec![200], "{name}: {reply}");
+            assert!(
+                closed,
+                "{name}: the connection stayed open after a doubtful request"
+            );
             assert_eq!(seen.len(), 1, "{name}: {seen:?}");
             if seen[0].method == "POST" {
                 assert_eq!(seen[0].body, b"abc", "{name}");
