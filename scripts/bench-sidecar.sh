@@ -33,8 +33,6 @@ SESSIONS="${SESSIONS:-1000000}"
 PROXY_CPUS="${PROXY_CPUS:-0-$(($(nproc) - 1))}"
 # CPUs in the set ("0-3,6" is 5).
 PROXY_NCPU=$(awk -F, '{n=0; for(i=1;i<=NF;i++){split($i,r,"-"); n+=(r[2]==""?1:r[2]-r[1]+1)} print n}' <<<"$PROXY_CPUS")
-PIN=(taskset -c "$PROXY_CPUS")
-need taskset || PIN=()
 
 need() { command -v "$1" >/dev/null 2>&1; }
 apt_install() {
@@ -48,6 +46,8 @@ apt_install() {
 need wrk || apt_install wrk
 need nginx || [ -x /usr/sbin/nginx ] || apt_install nginx-light
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+need taskset || apt_install util-linux
+PIN=(taskset -c "$PROXY_CPUS")
 
 echo "== building (release)"
 cd "$ROOT"

@@ -9,7 +9,8 @@ serving TLS. For SOAK_SECONDS (default 600) it then:
 - scrapes each daemon over HTTPS a few times a second;
 - sends proxy traffic with a random bearer token per request, on paths the stub answers 200,
   404 and 401, plus upgrade requests that are refused;
-- sends the sidecar a SIGHUP every minute (it reloads its rules; node-exporter and
+- sends the sidecar a SIGHUP every minute (it reloads its rules, whose session table is kept
+  small so that it is full after the warm-up; node-exporter and
   kafka-exporter, like their Go originals, have no SIGHUP reload and are not sent one);
 - rotates the TLS certificate and key every minute (the daemons pick up new files on the next
   handshake);
@@ -115,6 +116,12 @@ def main():
     install_cert(work, 0)
     with open(f"{work}/web.yml", "w") as f:
         f.write("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n")
+    # A small session table, so the random tokens the stub answers 200 (each one a session, by
+    # design) fill it within the warm-up: past that, the sidecar's memory must stay flat.
+    with open(f"{work}/rules.yml", "w") as f:
+        f.write("sessions: {cookies: [refresh_token], idle_timeout: 30m, max_entries: 2000}\n"
+                "rules:\n  - {methods: POST, path: /auth/login, auth: login}\n"
+                "  - {path: /users/:id}\n  - {path: /users}\n")
     stub_port = free_port()
     stub = http.server.ThreadingHTTPServer(("127.0.0.1", stub_port), Stub)
     stub.daemon_threads = True
@@ -129,7 +136,7 @@ def main():
         "gateway-sidecar": [f"{TARGET}/gateway-sidecar", f"--web.listen-address=127.0.0.1:{ports['sidecar']}",
                             f"--proxy.listen-address=127.0.0.1:{ports['proxy']}",
                             f"--upstream=http://127.0.0.1:{stub_port}", "--proxy.tunnel-idle-timeout=5s",
-                            "--proxy.send-timeout=5s", web],
+                            "--proxy.send-timeout=5s", f"--config.file={work}/rules.yml", web],
     }
     scrape_ports = {"node-exporter": ports["node"], "kafka-exporter": ports["kafka"],
                     "gateway-sidecar": ports["sidecar"]}

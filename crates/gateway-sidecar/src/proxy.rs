@@ -21,7 +21,9 @@ use exporter_core::server::Settings;
 use exporter_core::{Exposition, InFlight};
 use http_body_util::Empty;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, SET_COOKIE, UPGRADE};
+use hyper::header::{
+    HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, SET_COOKIE, UPGRADE, WWW_AUTHENTICATE,
+};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
@@ -310,8 +312,13 @@ impl Proxy {
 
         if let Some(p) = &self.opts.metrics_path {
             if req.uri().path() == p && matches!(*req.method(), Method::GET | Method::HEAD) {
-                if let Some(refused) = self.refuse_metrics(req.headers(), &mut done).await {
-                    return Ok(plain(refused.0, refused.1, done));
+                if let Some((code, text)) = self.refuse_metrics(req.headers()).await {
+                    let mut r = plain(code, text, done);
+                    if code == StatusCode::UNAUTHORIZED {
+                        r.headers_mut()
+                            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+                    }
+                    return Ok(r);
                 }
                 return Ok(self
                     .serve_metrics(*req.method() == Method::HEAD, done)
@@ -611,17 +618,12 @@ impl Proxy {
 
     /// The proxy port's metrics path answers only what the metrics port would: the web
     /// config's rate limit, then its basic auth. `Some` is the refusal.
-    async fn refuse_metrics(
-        &self,
-        headers: &HeaderMap,
-        done: &mut Done,
-    ) -> Option<(StatusCode, &'static str)> {
+    async fn refuse_metrics(&self, headers: &HeaderMap) -> Option<(StatusCode, &'static str)> {
         let web = self.opts.web.as_ref()?;
         if !web.web_config.allow_request() {
             return Some((StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n"));
         }
         if !web.web_config.authorize_async(headers).await {
-            done.status = 401;
             return Some((StatusCode::UNAUTHORIZED, "Unauthorized\n"));
         }
         None
