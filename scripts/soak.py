@@ -26,6 +26,7 @@ import http.client
 import http.server
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
@@ -269,6 +270,7 @@ def main():
             print(f"soak: FAIL: {f}")
         print(f"soak: logs kept in {work}")
         sys.exit(1)
+    shutil.rmtree(work, ignore_errors=True)
     print("soak: ok")
 
 

@@ -181,14 +181,18 @@ pub fn add_forwarded(
     trusted: bool,
 ) {
     if !trusted {
-        for n in [&X_FORWARDED_PROTO, &X_FORWARDED_HOST, &FORWARDED] {
-            h.remove(n);
-        }
+        // `insert` replaces every earlier value: one hash per field, this is the common path.
         h.insert(X_FORWARDED_FOR.clone(), ip.clone());
         h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-        if let Some(host) = host {
-            h.insert(X_FORWARDED_HOST.clone(), host);
+        match host {
+            Some(host) => {
+                h.insert(X_FORWARDED_HOST.clone(), host);
+            }
+            None => {
+                h.remove(&X_FORWARDED_HOST);
+            }
         }
+        h.remove(&FORWARDED);
         return;
     }
     let xff = {
