@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-kafka test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka clean
+.PHONY: all build release deps test test-rust test-kafka test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka soak clean
 
 all: build
 
@@ -82,6 +82,14 @@ bench-kafka: deps
 
 bench-sidecar:
 	scripts/bench-sidecar.sh
+
+## Soak run of the three daemons under scrapes, proxy load with random tokens, a SIGHUP a minute
+## and TLS certificate rotation; prints RSS and fds, fails on growth or a panic. Not in `make
+## test`: 10 minutes by default, e.g. make soak SOAK_SECONDS=300.
+SOAK_SECONDS ?= 600
+soak:
+	$(CARGO) build -p node-exporter -p kafka-exporter -p gateway-sidecar --bins
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_TARGET_DIR=$${CARGO_TARGET_DIR:-target}/debug python3 scripts/soak.py
 
 clean:
 	$(CARGO) clean

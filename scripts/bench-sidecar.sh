@@ -4,6 +4,10 @@
 # One upstream (nginx answering a small static response) is driven three ways in the same run:
 # directly, through gateway-sidecar (release build) and through nginx configured as a plain
 # reverse proxy with upstream keep-alive, the reference a team would otherwise put in front.
+# The reference is a separate nginx instance with `worker_processes auto`; it and the sidecar are
+# started under the same CPU set (PROXY_CPUS, all CPUs by default, via taskset), and the sidecar
+# gets one worker per CPU of that set, so both proxies have the same cores. The worker counts of
+# both are printed. On a machine shared with other work, the figures move with it: say so.
 # For each: latency p50/p99 at a fixed 1,000 req/s (our paced client, examples/loadgen.rs, as
 # Debian's wrk has no fixed-rate mode; the three targets are driven at the same time on
 # interleaved schedules, so the machine's hiccups hit all three alike) and throughput at full
@@ -16,7 +20,7 @@
 #
 # Everything listens on 127.0.0.1 and is stopped on exit. Exit 0 unless something could not run.
 # Knobs: RATE (1000), PACED_SECONDS (20), WRK_SECONDS (10), WRK_CONNECTIONS (64), ROUNDS (2),
-# SESSIONS (1000000), SKIP_SESSIONS=1.
+# SESSIONS (1000000), SKIP_SESSIONS=1, PROXY_CPUS (e.g. 0-1; default all).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,6 +30,9 @@ ROUNDS="${ROUNDS:-2}"
 WRK_SECONDS="${WRK_SECONDS:-10}"
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-64}"
 SESSIONS="${SESSIONS:-1000000}"
+PROXY_CPUS="${PROXY_CPUS:-0-$(($(nproc) - 1))}"
+# CPUs in the set ("0-3,6" is 5).
+PROXY_NCPU=$(awk -F, '{n=0; for(i=1;i<=NF;i++){split($i,r,"-"); n+=(r[2]==""?1:r[2]-r[1]+1)} print n}' <<<"$PROXY_CPUS")
 
 need() { command -v "$1" >/dev/null 2>&1; }
 apt_install() {
@@ -39,6 +46,8 @@ apt_install() {
 need wrk || apt_install wrk
 need nginx || [ -x /usr/sbin/nginx ] || apt_install nginx-light
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+need taskset || apt_install util-linux
+PIN=(taskset -c "$PROXY_CPUS")
 
 echo "== building (release)"
 cd "$ROOT"
@@ -99,11 +108,12 @@ PIDS+=($!)
 # The reference: nginx as a plain reverse proxy, upstream keep-alive, one worker per core.
 PX_CONF=$(nginx_conf proxy auto "upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
     server { listen 127.0.0.1:$NGX_PORT; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme; } }")
-"$NGINX" -c "$PX_CONF" -e "$WORK/proxy/error.log" &
+"${PIN[@]}" "$NGINX" -c "$PX_CONF" -e "$WORK/proxy/error.log" &
 PIDS+=($!)
 
 start_sidecar() {
-    "$SIDECAR" --upstream="http://127.0.0.1:$UP_PORT" --config.prefix=/api \
+    "${PIN[@]}" "$SIDECAR" --upstream="http://127.0.0.1:$UP_PORT" --config.prefix=/api \
+        --runtime.worker-threads="$PROXY_NCPU" \
         --proxy.listen-address="127.0.0.1:$SC_PORT" --web.listen-address="127.0.0.1:$SC_METRICS" \
         --log.level=warn 2>>"$WORK/sidecar.log" &
     SC_PID=$!
@@ -132,6 +142,9 @@ wrk_ms() {
         if (u=="us") v/=1000; else if (u=="s") v*=1000; printf "%.3f", v}' <<<"$2"
 }
 
+NGX_WORKERS=$(ps -o pid= --ppid "$(cat "$WORK/proxy/nginx.pid")" | wc -l)
+SC_THREADS=$(ls /proc/"$SC_PID"/task | xargs -I{} cat /proc/"$SC_PID"/task/{}/comm 2>/dev/null | grep -c '^proxy-' || true)
+echo "== proxies on CPUs $PROXY_CPUS ($PROXY_NCPU): nginx $NGX_WORKERS worker processes (auto), sidecar $SC_THREADS worker threads"
 echo "== warm-up"
 for t in direct sidecar nginx; do
     wrk -t1 -c8 -d2s -H "$AUTH" "${URL[$t]}" >/dev/null

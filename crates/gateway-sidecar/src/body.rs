@@ -193,6 +193,13 @@ impl TimedBody {
 #[error("client sent no request body data for {0:?}")]
 pub struct BodyTimeout(Duration);
 
+/// The client's request body broke mid-way: bad chunk framing (a chunk size that overflows,
+/// say) or a connection cut short. Answered 400 with a close, never 502: the fault is the
+/// client's, and what is left on its connection cannot be trusted as a next request.
+#[derive(Debug, thiserror::Error)]
+#[error("bad request body from the client: {0}")]
+pub struct ClientBodyError(#[source] hyper::Error);
+
 impl Body for TimedBody {
     type Data = Bytes;
     type Error = Box<dyn StdError + Send + Sync>;
@@ -205,7 +212,9 @@ impl Body for TimedBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(r) => {
                 this.sleep = None;
-                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+                Poll::Ready(
+                    r.map(|f| f.map_err(|e| -> Self::Error { Box::new(ClientBodyError(e)) })),
+                )
             }
             Poll::Pending => {
                 let timeout = this.timeout;

@@ -112,6 +112,27 @@ pub struct Cli {
     )]
     pub max_connections: usize,
 
+    /// Longest a client may leave a response unread (no byte accepted by its socket); then the
+    /// connection is closed, and with it the upstream connection feeding it. nginx's
+    /// send_timeout.
+    #[arg(long = "proxy.send-timeout", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub send_timeout: Duration,
+
+    /// Longest a WebSocket (or other upgraded) tunnel may pass no byte either way; then it is
+    /// closed. Tunnels count under --proxy.max-connections like any connection.
+    #[arg(long = "proxy.tunnel-idle-timeout", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub tunnel_idle_timeout: Duration,
+
+    /// Peers (comma-separated addresses and CIDR blocks, e.g. 10.0.0.0/8) whose
+    /// X-Forwarded-For, -Proto and -Host are believed: the load balancer or ingress in front.
+    /// From any other peer they are replaced with what the sidecar sees. Default: none.
+    #[arg(
+        long = "proxy.trusted-proxies",
+        default_value = "",
+        value_name = "CIDRS"
+    )]
+    pub trusted_proxies: String,
+
     /// How long in-flight requests get to finish after SIGTERM.
     #[arg(long = "proxy.shutdown-grace", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
@@ -168,11 +189,15 @@ impl Cli {
             ("--proxy.header-timeout", self.header_timeout),
             ("--proxy.idle-timeout", self.idle_timeout),
             ("--proxy.body-timeout", self.body_timeout),
+            ("--proxy.send-timeout", self.send_timeout),
+            ("--proxy.tunnel-idle-timeout", self.tunnel_idle_timeout),
         ] {
             if d.is_zero() {
                 return Err(UsageError::new(format!("{flag} must be above zero")));
             }
         }
+        crate::headers::TrustedHops::parse(&self.trusted_proxies)
+            .map_err(|e| UsageError::new(format!("--proxy.trusted-proxies: {e}")))?;
         if self.max_header_bytes < 1024 {
             return Err(UsageError::new(
                 "--proxy.max-header-bytes must be at least 1024",
@@ -209,6 +234,8 @@ mod tests {
         let c = Cli::parse_from(["g", "--proxy.metrics-path=metrics"]).unwrap();
         assert!(c.validate().is_err());
         let c = Cli::parse_from(["g", "--proxy.listen-address=8000"]).unwrap();
+        assert!(c.validate().is_err());
+        let c = Cli::parse_from(["g", "--proxy.trusted-proxies=10.0.0.0/99"]).unwrap();
         assert!(c.validate().is_err());
     }
 }

@@ -40,6 +40,8 @@ pub struct ConnState {
     since: AtomicU64,
     /// The client's address, ready for `X-Forwarded-For`.
     pub peer_ip: hyper::header::HeaderValue,
+    /// Whether the client is a trusted hop (`--proxy.trusted-proxies`).
+    pub trusted: bool,
 }
 
 /// The origin of the `since` timestamps.
@@ -52,12 +54,70 @@ fn stamp(t: Instant) -> u64 {
     t.saturating_duration_since(clock_base()).as_nanos() as u64
 }
 
+/// Now, as a timestamp for an atomic.
+pub fn stamp_now() -> u64 {
+    stamp(Instant::now())
+}
+
+/// The instant of a timestamp made by [`stamp_now`].
+pub fn instant_of(stamp: u64) -> Instant {
+    clock_base() + Duration::from_nanos(stamp)
+}
+
+/// A stream that stamps `last` whenever bytes move through it: a tunnel's idle clock, shared
+/// by both of its sides.
+pub struct Activity<T> {
+    io: T,
+    last: Arc<AtomicU64>,
+}
+
+impl<T> Activity<T> {
+    pub fn new(io: T, last: Arc<AtomicU64>) -> Self {
+        Self { io, last }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Activity<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.last.store(stamp_now(), Ordering::Release);
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
 impl ConnState {
-    fn new(peer: SocketAddr) -> Self {
+    fn new(peer: SocketAddr, trusted: bool) -> Self {
         Self {
             state: AtomicU8::new(FRESH),
             since: AtomicU64::new(stamp(Instant::now())),
             peer_ip: crate::headers::peer_value(peer.ip()),
+            trusted,
         }
     }
 
@@ -86,7 +146,9 @@ impl ConnState {
 const RESPONSE_408: &[u8] =
     b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
-/// The client socket, with the header and idle timeouts.
+/// The client socket, with the header, idle and send timeouts, and the connection's slot
+/// under `--proxy.max-connections` (an upgraded connection keeps this wrapper, so a tunnel
+/// keeps the slot until it ends).
 ///
 /// The timer is lazy: each state change only stores a timestamp, and the one `Sleep` of the
 /// connection is moved only when a deadline comes earlier than the one it is set for, or when it
@@ -101,10 +163,20 @@ pub struct GuardedIo {
     idle_timeout: Duration,
     closed: bool,
     proxy: Arc<Proxy>,
+    /// Set while a write waits for the client to read: the send timeout's clock. Made only
+    /// when a write is refused, so a client that keeps up costs no timer.
+    send_sleep: Option<Pin<Box<Sleep>>>,
+    send_timeout: Duration,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl GuardedIo {
-    fn new(io: TcpStream, st: Arc<ConnState>, proxy: Arc<Proxy>) -> Self {
+    fn new(
+        io: TcpStream,
+        st: Arc<ConnState>,
+        proxy: Arc<Proxy>,
+        slot: OwnedSemaphorePermit,
+    ) -> Self {
         let header_timeout = proxy.opts.header_timeout;
         // The first request's head must arrive within the header timeout of the accept.
         let armed = Instant::now() + header_timeout;
@@ -116,7 +188,39 @@ impl GuardedIo {
             header_timeout,
             idle_timeout: proxy.opts.idle_timeout,
             closed: false,
+            send_timeout: proxy.opts.send_timeout,
             proxy,
+            send_sleep: None,
+            _slot: slot,
+        }
+    }
+
+    /// A write's outcome under the send timeout: progress stops the clock; a refusal starts
+    /// it, and one that lasts past the timeout is an error (hyper then drops the connection,
+    /// and the response body with its upstream connection).
+    fn send_guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match r {
+            Poll::Pending => {
+                let timeout = self.send_timeout;
+                let sleep = self
+                    .send_sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing for the send timeout",
+                    ))),
+                }
+            }
+            ready => {
+                self.send_sleep = None;
+                ready
+            }
         }
     }
 
@@ -212,7 +316,9 @@ impl AsyncWrite for GuardedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.send_guard(cx, r)
     }
 
     fn poll_write_vectored(
@@ -220,7 +326,9 @@ impl AsyncWrite for GuardedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.send_guard(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -393,8 +501,8 @@ pub async fn work(
         let shutdown = local_rx.clone();
         let (permit, guard, peer) = (a.permit, a.guard, a.peer);
         tokio::spawn(async move {
-            serve_conn(stream, peer, worker, shutdown).await;
-            drop(permit);
+            // The permit goes with the socket: an upgraded connection outlives this task.
+            serve_conn(stream, peer, permit, worker, shutdown).await;
             drop(guard);
         });
     }
@@ -407,13 +515,15 @@ pub async fn work(
 async fn serve_conn(
     stream: TcpStream,
     peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
     worker: Arc<Worker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let proxy = worker.proxy.clone();
     let _open = InFlight::enter(&proxy.metrics.open_connections);
-    let st = Arc::new(ConnState::new(peer));
-    let io = GuardedIo::new(stream, st.clone(), proxy.clone());
+    let trusted = !proxy.opts.trusted.is_empty() && proxy.opts.trusted.contains(peer.ip());
+    let st = Arc::new(ConnState::new(peer, trusted));
+    let io = GuardedIo::new(stream, st.clone(), proxy.clone(), slot);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())

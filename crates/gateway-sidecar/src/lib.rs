@@ -88,6 +88,16 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         app_metrics_path: cli.app_metrics_path.clone(),
         app_metrics_timeout: cli.app_metrics_timeout,
         exporter_metrics: settings.exporter_metrics,
+        send_timeout: cli.send_timeout,
+        tunnel_idle_timeout: cli.tunnel_idle_timeout,
+        trusted: headers::TrustedHops::parse(&cli.trusted_proxies).map_err(UsageError::new)?,
+        // The proxy port's metrics path asks for the same basic auth (and rate limit) as the
+        // metrics port: the web config is loaded a second time (it was checked a moment ago),
+        // as the core's server takes its own by value.
+        web: match &cli.web.config_file {
+            Some(_) => Some(Arc::new(Settings::from_args(&cli.web, landing())?)),
+            None => None,
+        },
     };
 
     let web_listeners = settings.bind()?;

@@ -17,18 +17,21 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use exporter_core::server::Settings;
 use exporter_core::{Exposition, InFlight};
 use http_body_util::Empty;
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, SET_COOKIE, UPGRADE};
+use hyper::header::{
+    HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, HOST, SET_COOKIE, UPGRADE, WWW_AUTHENTICATE,
+};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 
 use crate::app_metrics;
-use crate::body::{BodyTimeout, Done, ProxyBody, TimedBody};
+use crate::body::{BodyTimeout, ClientBodyError, Done, ProxyBody, TimedBody};
 use crate::conn::{ConnState, Drain};
-use crate::headers::{add_forwarded, origin_form, strip_hop_by_hop, upgrade_of};
+use crate::headers::{add_forwarded, origin_form, strip_hop_by_hop, upgrade_of, TrustedHops};
 use crate::metrics::{Metrics, Rejection, UpstreamError};
 use crate::router::Router;
 use crate::routes::{self, AuthType, Config};
@@ -36,7 +39,7 @@ use crate::sessions::{self, CookieChange, Credential, Keyer, SessionTable};
 use crate::upstream::{self, SendError, Upstream};
 
 /// Settings of the proxy port and the upstream leg.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Options {
     /// Time for the upstream to answer with response headers (then 504).
     pub upstream_timeout: Duration,
@@ -60,6 +63,14 @@ pub struct Options {
     pub app_metrics_timeout: Duration,
     /// Whether `process_*` and `promhttp_*` are ours (then the app's are dropped when merging).
     pub exporter_metrics: bool,
+    /// Longest a client may leave a response write pending.
+    pub send_timeout: Duration,
+    /// Longest a tunnel may pass no byte.
+    pub tunnel_idle_timeout: Duration,
+    /// Peers whose `X-Forwarded-*` are believed.
+    pub trusted: TrustedHops,
+    /// The web config (basic auth, rate limit) for `metrics_path`, when one is given.
+    pub web: Option<Arc<Settings>>,
 }
 
 /// One worker thread's view of the proxy: the shared state, the thread's own pool of upstream
@@ -212,6 +223,9 @@ pub struct Proxy {
     pub conn_limit: Arc<tokio::sync::Semaphore>,
     last_warn: AtomicU64,
     started: Instant,
+    /// The last fetch of the app's metrics and when it ended: one fetch at a time, shared by
+    /// the scrapes that waited for it (see [`Proxy::scrape`]).
+    app_fetch: tokio::sync::Mutex<Option<(Instant, Option<String>)>>,
 }
 
 impl Proxy {
@@ -248,6 +262,7 @@ impl Proxy {
             drain: Arc::new(Drain::default()),
             last_warn: AtomicU64::new(0),
             started: Instant::now(),
+            app_fetch: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -297,6 +312,14 @@ impl Proxy {
 
         if let Some(p) = &self.opts.metrics_path {
             if req.uri().path() == p && matches!(*req.method(), Method::GET | Method::HEAD) {
+                if let Some((code, text)) = self.refuse_metrics(req.headers()).await {
+                    let mut r = plain(code, text, done);
+                    if code == StatusCode::UNAUTHORIZED {
+                        r.headers_mut()
+                            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+                    }
+                    return Ok(r);
+                }
                 return Ok(self
                     .serve_metrics(*req.method() == Method::HEAD, done)
                     .await);
@@ -329,7 +352,12 @@ impl Proxy {
                 .insert(CONNECTION, HeaderValue::from_static("upgrade"));
             parts.headers.insert(UPGRADE, u.clone());
         }
-        add_forwarded(&mut parts.headers, &conn.peer_ip, host.clone());
+        add_forwarded(
+            &mut parts.headers,
+            &conn.peer_ip,
+            host.clone(),
+            conn.trusted,
+        );
         if host.is_none() {
             // HTTP/1.0 clients may omit it; HTTP/1.1 requires one.
             parts
@@ -355,6 +383,19 @@ impl Proxy {
                         self.metrics.auth(t, false);
                     }
                     let mut r = plain(StatusCode::REQUEST_TIMEOUT, "Request Timeout\n", done);
+                    r.headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                    return Ok(r);
+                }
+                if err
+                    .as_ref()
+                    .is_some_and(|e| has_source::<ClientBodyError>(e))
+                {
+                    if let Some(t) = auth {
+                        self.metrics.auth(t, false);
+                    }
+                    tracing::debug!(err = %msg, "bad request body");
+                    let mut r = plain(StatusCode::BAD_REQUEST, "Bad Request\n", done);
                     r.headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                     return Ok(r);
@@ -397,7 +438,7 @@ impl Proxy {
                 parts.headers.insert(UPGRADE, v);
             }
             conn.set_tunnel();
-            self.spawn_tunnel(cu, uu);
+            self.spawn_tunnel(cu, uu, conn.clone());
         } else {
             done.release_to(sender);
         }
@@ -462,7 +503,14 @@ impl Proxy {
             _ => {
                 if changed {
                     worker.remember(&seen, 0);
-                } else if status != 401 && status != 403 {
+                } else if !ok {
+                    // Only a credential the app accepted opens a session: random tokens on
+                    // a path answered 404 (or any failure) must not fill the table. A session
+                    // already open still counts the request as activity, unless refused.
+                    if status != 401 && status != 403 && seen.touched != 0 {
+                        self.sessions.refresh(&c);
+                    }
+                } else {
                     // Idle timeouts count in minutes: one touch a second per worker is plenty.
                     let now = self.sessions.tick();
                     if seen.touched == 0 || now.saturating_sub(seen.touched) >= 10 {
@@ -508,18 +556,42 @@ impl Proxy {
         plain(code, text, done)
     }
 
-    fn spawn_tunnel(&self, client: OnUpgrade, upstream: OnUpgrade) {
+    /// Splices an upgraded connection to its upstream. The client side still holds its slot
+    /// under `--proxy.max-connections` (the slot lives in the socket wrapper, which the upgraded
+    /// connection keeps), and a tunnel with no byte either way for `--proxy.tunnel-idle-timeout`
+    /// is closed.
+    fn spawn_tunnel(&self, client: OnUpgrade, upstream: OnUpgrade, conn: Arc<ConnState>) {
         let guard = self.drain.guard();
         let metrics = self.metrics.clone();
+        let idle = self.opts.tunnel_idle_timeout;
         tokio::spawn(async move {
             let open = InFlight::enter(&metrics.tunnels);
             match tokio::join!(client, upstream) {
                 (Ok(c), Ok(u)) => {
-                    let mut c = TokioIo::new(c);
-                    let mut u = TokioIo::new(u);
-                    if let Err(e) = tokio::io::copy_bidirectional(&mut c, &mut u).await {
-                        tracing::debug!(err = %e, "tunnel ended with an error");
+                    let last = Arc::new(AtomicU64::new(crate::conn::stamp_now()));
+                    let mut c = crate::conn::Activity::new(TokioIo::new(c), last.clone());
+                    let mut u = crate::conn::Activity::new(TokioIo::new(u), last.clone());
+                    let copy = tokio::io::copy_bidirectional(&mut c, &mut u);
+                    tokio::pin!(copy);
+                    loop {
+                        let deadline = crate::conn::instant_of(last.load(Ordering::Acquire)) + idle;
+                        tokio::select! {
+                            r = &mut copy => {
+                                if let Err(e) = r {
+                                    tracing::debug!(err = %e, "tunnel ended with an error");
+                                }
+                                break;
+                            }
+                            () = tokio::time::sleep_until(deadline) => {
+                                let seen = crate::conn::instant_of(last.load(Ordering::Acquire));
+                                if seen + idle <= tokio::time::Instant::now() {
+                                    tracing::debug!("tunnel idle for too long; closing it");
+                                    break;
+                                }
+                            }
+                        }
                     }
+                    drop(conn);
                 }
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::debug!(err = %e, "upgrade failed");
@@ -544,25 +616,53 @@ impl Proxy {
         r
     }
 
+    /// The proxy port's metrics path answers only what the metrics port would: the web
+    /// config's rate limit, then its basic auth. `Some` is the refusal.
+    async fn refuse_metrics(&self, headers: &HeaderMap) -> Option<(StatusCode, &'static str)> {
+        let web = self.opts.web.as_ref()?;
+        if !web.web_config.allow_request() {
+            return Some((StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n"));
+        }
+        if !web.web_config.authorize_async(headers).await {
+            return Some((StatusCode::UNAUTHORIZED, "Unauthorized\n"));
+        }
+        None
+    }
+
+    /// The app's own metrics text, or `None` when the fetch failed. One fetch at a time: a
+    /// scrape that had to wait takes the result of the fetch that ended while it waited (it
+    /// is as fresh as its own would be), so a flood of scrapes costs the app one request at a
+    /// time, never one each.
+    async fn app_metrics_text(&self, path: &str) -> Option<String> {
+        let asked = Instant::now();
+        let mut last = self.app_fetch.lock().await;
+        if let Some((at, text)) = &*last {
+            if *at >= asked {
+                return text.clone();
+            }
+        }
+        let r = app_metrics::fetch(
+            &self.app_metrics,
+            &self.upstream.host_header,
+            path,
+            self.opts.app_metrics_timeout,
+        )
+        .await;
+        if let Err(e) = &r {
+            tracing::debug!(err = %e, "fetching the app's metrics failed");
+        }
+        self.metrics
+            .app_metrics_up
+            .store(i64::from(r.is_ok()), Ordering::Relaxed);
+        let text = r.ok();
+        *last = Some((Instant::now(), text.clone()));
+        text
+    }
+
     /// Everything one scrape shows: our families, then the app's own (when configured).
     pub async fn scrape(&self) -> Exposition {
         let app = match &self.opts.app_metrics_path {
-            Some(path) => {
-                let r = app_metrics::fetch(
-                    &self.app_metrics,
-                    &self.upstream.host_header,
-                    path,
-                    self.opts.app_metrics_timeout,
-                )
-                .await;
-                if let Err(e) = &r {
-                    tracing::debug!(err = %e, "fetching the app's metrics failed");
-                }
-                self.metrics
-                    .app_metrics_up
-                    .store(i64::from(r.is_ok()), Ordering::Relaxed);
-                r.ok()
-            }
+            Some(path) => self.app_metrics_text(path).await,
             None => None,
         };
         let mut e = Exposition::new();

@@ -182,7 +182,9 @@ impl Rule {
                     }
                 }
                 Seg::Lit(l) => {
-                    if path.get(i) != Some(&&**l) {
+                    // Express routes without regard to ASCII case by default (its
+                    // `caseSensitive: false`), so the app answers /Auth/Login as /auth/login.
+                    if !path.get(i).is_some_and(|p| p.eq_ignore_ascii_case(l)) {
                         return false;
                     }
                 }
@@ -820,6 +822,21 @@ mod tests {
         assert_eq!(route(&c, "GET", "/v1/x"), None);
         let deep = format!("/static{}", "/x".repeat(40));
         assert_eq!(route(&c, "GET", &deep), Some("/static/**"));
+    }
+
+    #[test]
+    fn literal_segments_match_without_case_as_express_does() {
+        // Express routes case-insensitively by default (`caseSensitive: false`): the app
+        // answers /Auth/Login as /auth/login, so it must count as a login here too, or a
+        // brute force with odd casing escapes `auth_requests_total`.
+        let c = Config::builtin(Some("/api")).unwrap();
+        assert_eq!(
+            route(&c, "POST", "/API/Auth/LOGIN"),
+            Some("/api/auth/login")
+        );
+        let (_, r) = c.find(2, "/api/AUTH/login").unwrap();
+        assert_eq!(r.auth, Some(AuthType::Login));
+        assert_eq!(route(&c, "GET", "/Api/Users/Me"), Some("/api/users/:id"));
     }
 
     #[test]

@@ -199,9 +199,16 @@ pub fn set_cookie<'a>(
         let k = k.trim();
         if k.eq_ignore_ascii_case("max-age") {
             max_age_seen = true;
-            // RFC 6265: Max-Age wins over Expires; zero or negative deletes the cookie.
-            if let Ok(n) = v.trim().parse::<i64>() {
-                cleared |= n <= 0;
+            // RFC 6265: Max-Age wins over Expires; zero or negative deletes the cookie, however
+            // many digits the negative has.
+            let v = v.trim();
+            match v.parse::<i64>() {
+                Ok(n) => cleared |= n <= 0,
+                Err(_) => {
+                    cleared |= v
+                        .strip_prefix('-')
+                        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                }
             }
         } else if k.eq_ignore_ascii_case("expires") && !max_age_seen {
             if let Some(t) = parse_http_date(v.trim()) {
@@ -224,11 +231,11 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     let t = httpdate::parse_http_date(s)
         .or_else(|_| httpdate::parse_http_date(&s.replace('-', " ")))
         .ok()?;
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    Some(secs)
+    // httpdate only accepts years 1970 to 9999, but convert without wrapping all the same.
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).ok(),
+        Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
+    }
 }
 
 pub fn unix_now() -> i64 {
@@ -331,7 +338,8 @@ impl SessionTable {
     /// Converts a JWT `exp` into a tick; `Some(0)`-like results mean already expired.
     fn exp_tick(&self, exp: Option<i64>, now: u32) -> Option<u32> {
         let exp = exp?;
-        let ahead_s = exp - self.epoch_unix;
+        // Saturating: an `exp` of -1e300 arrives here as i64::MIN.
+        let ahead_s = exp.saturating_sub(self.epoch_unix);
         if ahead_s <= 0 {
             return Some(0);
         }
@@ -347,6 +355,11 @@ impl SessionTable {
     /// An authenticated request: refreshes its session, creating it when unknown.
     pub fn touch(&self, c: &Credential) {
         self.upsert(c, true);
+    }
+
+    /// Activity of a session already open; never creates one.
+    pub fn refresh(&self, c: &Credential) {
+        self.upsert(c, false);
     }
 
     fn upsert(&self, c: &Credential, create: bool) {
@@ -682,6 +695,65 @@ mod tests {
         );
         assert_eq!(parse_http_date("Thu, 01-Jan-1970 00:00:10 GMT"), Some(10));
         assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn http_date_extremes_do_not_overflow() {
+        // The last second httpdate accepts, and the first; a cookie date beyond either is no
+        // date (the cookie is then kept, as with a missing Expires).
+        assert_eq!(
+            parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(253_402_300_799)
+        );
+        assert_eq!(
+            parse_http_date("Fri, 31-Dec-9999 23:59:59 GMT"),
+            Some(253_402_300_799)
+        );
+        for s in [
+            "Sat, 01 Jan 10000 00:00:00 GMT",
+            "Wed, 31 Dec 1969 23:59:59 GMT",
+            "Thu, 01 Jan 1970 00:00:00 GMT-----------",
+            "Thu, 99 Jan 1970 99:99:99 GMT",
+            "Thu, 01-Jan-1970 00:00:00 GMT-",
+            "-",
+            "",
+        ] {
+            let _ = parse_http_date(s);
+        }
+        let cookies = vec!["sid".to_string()];
+        assert_eq!(
+            set_cookie(
+                "sid=x; Expires=Fri, 31 Dec 9999 23:59:59 GMT",
+                &cookies,
+                i64::MAX
+            ),
+            Some(CookieChange::Cleared(0))
+        );
+        assert_eq!(
+            set_cookie(
+                "sid=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                &cookies,
+                i64::MIN
+            ),
+            Some(CookieChange::Set(0, "x"))
+        );
+        assert_eq!(
+            set_cookie(&format!("sid=x; Max-Age={}", i128::MIN), &cookies, 0),
+            Some(CookieChange::Cleared(0))
+        );
+    }
+
+    #[test]
+    fn jwt_exp_extremes_do_not_overflow() {
+        let k = Keyer::random().unwrap();
+        let t = SessionTable::new(10, Duration::from_secs(60));
+        // -1e300 is long past: never a session; 1e300 is far ahead: a session, like no exp.
+        for (exp, want) in [("-1e300", 0), ("1e300", 1), ("-9.3e18", 1), ("9.3e18", 2)] {
+            let c = k.credential(&jwt(&format!(r#"{{"sid":"s{exp}","exp":{exp}}}"#)), None);
+            t.start(&c);
+            t.sweep(true);
+            assert_eq!(t.len(), want, "exp {exp}");
+        }
     }
 
     fn cred(k: &Keyer, s: &str) -> Credential {

@@ -23,7 +23,9 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_pass_unchanged_with_forwarded_headers() {
     let up = Upstream::start().await;
-    let s = Sidecar::start(&up.url(), &[]);
+    // The test client stands for a trusted load balancer here, so its X-Forwarded-For is
+    // appended to (abuse.rs shows what an untrusted client gets).
+    let s = Sidecar::start(&up.url(), &["--proxy.trusted-proxies=127.0.0.1"]);
     let c = client();
     let r = call(
         &c,
