@@ -6,10 +6,12 @@ CARGO ?= cargo
 
 all: build
 
-## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
-## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv).
+## Debian packages, node_exporter 1.12.1 (go install, once, into ~/.cache/node_exporter-1.12.1),
+## Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the Kafka workload and
+## tests (confluent-kafka, pytest; ~/.cache/observability-venv).
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-node-exporter.sh > /dev/null
 	@scripts/install-kafka.sh --quiet > /dev/null
 	@scripts/install-pydeps.sh > /dev/null
 
