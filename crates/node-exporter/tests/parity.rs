@@ -134,7 +134,10 @@ impl Report {
         }
     }
     fn deliberate(&mut self, why: String, family: &str) {
-        self.deliberate.entry(why).or_default().push(family.to_string());
+        self.deliberate
+            .entry(why)
+            .or_default()
+            .push(family.to_string());
     }
     fn note(&mut self, msg: String) {
         self.notes.push(msg);
@@ -159,7 +162,10 @@ fn compare_families(
     for (name, uf) in up {
         let Some(of) = ours.get(name) else {
             if let Some(why) = deliberate(name, Diff::OnlyUpstream) {
-                r.deliberate(format!("{scope}: only upstream, deliberately ({why})"), name);
+                r.deliberate(
+                    format!("{scope}: only upstream, deliberately ({why})"),
+                    name,
+                );
             } else if ours_all.contains_key(name) {
                 r.strict(format!(
                     "{scope}: {name}: ours exposes it, but not under collect[]={scope}"
@@ -337,9 +343,10 @@ fn version(bin: &Path) -> String {
 fn collectors_in_help(bin: &Path) -> BTreeMap<String, bool> {
     let text = run(bin, "--help");
     let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let re =
-        regex_lite::Regex::new(r"Enable the ([A-Za-z0-9_]+) collector \(default: (enabled|disabled)\)")
-            .unwrap();
+    let re = regex_lite::Regex::new(
+        r"Enable the ([A-Za-z0-9_]+) collector \(default: (enabled|disabled)\)",
+    )
+    .unwrap();
     re.captures_iter(&folded)
         .map(|c| (c[1].to_string(), &c[2] == "enabled"))
         .collect()
@@ -387,8 +394,14 @@ fn parity_with_node_exporter() {
         .filter(|c| ours_known.contains_key(*c))
         .cloned()
         .collect();
-    let up_only: Vec<&String> = up_known.keys().filter(|c| !ours_known.contains_key(*c)).collect();
-    let ours_only: Vec<&String> = ours_known.keys().filter(|c| !up_known.contains_key(*c)).collect();
+    let up_only: Vec<&String> = up_known
+        .keys()
+        .filter(|c| !ours_known.contains_key(*c))
+        .collect();
+    let ours_only: Vec<&String> = ours_known
+        .keys()
+        .filter(|c| !up_known.contains_key(*c))
+        .collect();
     eprintln!(
         "parity: {} collectors compared, all enabled: {}",
         common_set.len(),
@@ -467,7 +480,13 @@ fn parity_with_node_exporter() {
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect()
     };
-    compare_families("exporter", &pick(&up_all), &pick(&ours_all), &ours_all, &mut r);
+    compare_families(
+        "exporter",
+        &pick(&up_all),
+        &pick(&ours_all),
+        &ours_all,
+        &mut r,
+    );
     let up_collectors: BTreeSet<_> = up_ok.keys().collect();
     let ours_collectors: BTreeSet<_> = ours_ok.keys().collect();
     if up_collectors != ours_collectors {
@@ -483,7 +502,11 @@ fn parity_with_node_exporter() {
         eprintln!("parity: note: {n}");
     }
     for (why, families) in &r.deliberate {
-        eprintln!("parity: {why}: {} families: {}", families.len(), families.join(","));
+        eprintln!(
+            "parity: {why}: {} families: {}",
+            families.len(),
+            families.join(",")
+        );
     }
     if !ignored.is_empty() {
         eprintln!("\nparity: !!! NOT CHECKED (PARITY_IGNORE_COLLECTORS={ignore_env}; ours reports success 0):");

@@ -159,6 +159,7 @@ pub fn enable_flags(cmd: clap::Command) -> clap::Command {
 
 pub mod arp;
 pub mod bcache;
+pub mod bcachefs;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;
@@ -167,6 +168,7 @@ pub mod cpu_vulnerabilities;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod dmi;
+pub mod dmmultipath;
 pub mod edac;
 pub mod entropy;
 pub mod fibrechannel;
@@ -215,6 +217,7 @@ pub(crate) mod testutil;
 collectors! {
     "arp" => arp, default true;
     "bcache" => bcache, default true;
+    "bcachefs" => bcachefs, default true;
     "bonding" => bonding, default true;
     "btrfs" => btrfs, default true;
     "conntrack" => conntrack, default true;
@@ -223,6 +226,7 @@ collectors! {
     "cpufreq" => cpufreq, default true;
     "diskstats" => diskstats, default true;
     "dmi" => dmi, default true;
+    "dmmultipath" => dmmultipath, default true;
     "edac" => edac, default true;
     "entropy" => entropy, default true;
     "fibrechannel" => fibrechannel, default true;

@@ -71,3 +71,37 @@ mod tests {
         assert_eq!(go_base_prefix("42"), (10, "42"));
     }
 }
+
+/// node_exporter's `SanitizeMetricName`: every run of characters outside `[0-9A-Za-z_]`,
+/// together with the underscores around it, becomes one `_`.
+pub fn sanitize_metric_name(name: &str) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < chars.len() {
+        // Underscores followed by an invalid run belong to the match.
+        let mut j = i;
+        while j < chars.len() && chars[j] == '_' {
+            j += 1;
+        }
+        if j < chars.len() && !valid(chars[j]) {
+            while j < chars.len() && !valid(chars[j]) {
+                j += 1;
+            }
+            while j < chars.len() && chars[j] == '_' {
+                j += 1;
+            }
+            out.push('_');
+            i = j;
+        } else {
+            out.extend(&chars[i..j.min(chars.len())]);
+            if j < chars.len() {
+                out.push(chars[j]);
+                j += 1;
+            }
+            i = j;
+        }
+    }
+    out
+}
