@@ -41,37 +41,6 @@ pub fn go_ip_string(ip: std::net::IpAddr) -> String {
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helpers_parse_like_go() {
-        assert_eq!(go_parse_float("42000"), Some(42000.0));
-        assert_eq!(go_parse_float("-1.5e3"), Some(-1500.0));
-        assert_eq!(go_parse_float("+Inf"), Some(f64::INFINITY));
-        assert!(go_parse_float("NaN").unwrap().is_nan());
-        assert_eq!(go_parse_float("1e400"), None);
-        assert_eq!(go_parse_float(" 1"), None);
-        assert_eq!(go_parse_float(""), None);
-        assert_eq!(parse_go_u64(" 7\n"), Some(7));
-        assert_eq!(parse_go_u64("+7"), None);
-        assert_eq!(to_valid_utf8(b"ok"), "ok");
-        assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
-    }
-
-    #[test]
-    fn base_prefixes_like_go() {
-        assert_eq!(go_base_prefix("0x1F"), (16, "1F"));
-        assert_eq!(go_base_prefix("0B101"), (2, "101"));
-        assert_eq!(go_base_prefix("0o17"), (8, "17"));
-        assert_eq!(go_base_prefix("017"), (8, "17"));
-        assert_eq!(go_base_prefix("0"), (10, "0"));
-        assert_eq!(go_base_prefix("42"), (10, "42"));
-    }
-}
-
 /// node_exporter's `SanitizeMetricName`: every run of characters outside `[0-9A-Za-z_]`,
 /// together with the underscores around it, becomes one `_`.
 pub fn sanitize_metric_name(name: &str) -> String {
@@ -104,4 +73,35 @@ pub fn sanitize_metric_name(name: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_parse_like_go() {
+        assert_eq!(go_parse_float("42000"), Some(42000.0));
+        assert_eq!(go_parse_float("-1.5e3"), Some(-1500.0));
+        assert_eq!(go_parse_float("+Inf"), Some(f64::INFINITY));
+        assert!(go_parse_float("NaN").unwrap().is_nan());
+        assert_eq!(go_parse_float("1e400"), None);
+        assert_eq!(go_parse_float(" 1"), None);
+        assert_eq!(go_parse_float(""), None);
+        assert_eq!(parse_go_u64(" 7\n"), Some(7));
+        assert_eq!(parse_go_u64("+7"), None);
+        assert_eq!(to_valid_utf8(b"ok"), "ok");
+        assert_eq!(to_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+    }
+
+    #[test]
+    fn base_prefixes_like_go() {
+        assert_eq!(go_base_prefix("0x1F"), (16, "1F"));
+        assert_eq!(go_base_prefix("0B101"), (2, "101"));
+        assert_eq!(go_base_prefix("0o17"), (8, "17"));
+        assert_eq!(go_base_prefix("017"), (8, "17"));
+        assert_eq!(go_base_prefix("0"), (10, "0"));
+        assert_eq!(go_base_prefix("42"), (10, "42"));
+    }
 }
