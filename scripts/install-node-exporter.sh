@@ -35,17 +35,15 @@ command -v go >/dev/null || fallback "go not found"
 
 mkdir -p "$cache/bin"
 user="$(id -un 2>/dev/null || echo unknown)@$(hostname 2>/dev/null || echo unknown)"
-ldflags="-X github.com/prometheus/common/version.Version=$version
- -X github.com/prometheus/common/version.Revision=v$version
- -X github.com/prometheus/common/version.Branch=HEAD
- -X github.com/prometheus/common/version.BuildUser=$user
- -X github.com/prometheus/common/version.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
+v=github.com/prometheus/common/version
+ldflags="-X $v.Version=$version -X $v.Revision=v$version -X $v.Branch=HEAD -X $v.BuildUser=$user"
+ldflags+=" -X $v.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
 echo "install-node-exporter: go install github.com/prometheus/node_exporter@v$version (once, into $cache)" >&2
 # A temporary GOBIN, then a rename: a build cut short never leaves a half-written binary behind.
 tmp="$(mktemp -d "$cache/build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 if ! CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath \
-    -tags netgo,osusergo,static_build -ldflags "$(echo $ldflags)" \
+    -tags netgo,osusergo,static_build -ldflags "$ldflags" \
     "github.com/prometheus/node_exporter@v$version" >&2; then
   fallback "go install github.com/prometheus/node_exporter@v$version failed"
 fi
