@@ -21,6 +21,8 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
                  prometheus-node-exporter and prometheus-kafka-exporter charts) renders with each
                  value in effect: host mounts (the textfile collector's directory), args, env,
                  service, ServiceAccount, pod labels and annotations, ServiceMonitor settings
+  args OUT BIN   every node-exporter command line rendered into OUT/<name>.yaml, and values.yaml's
+                 commented extraArgs example, parses in BIN (`<args> --version` exits 0)
   kps-guard TMP  deploy/aws/kube-prometheus-stack/values-amp.yaml's extraManifests, rendered as
                  kube-prometheus-stack renders them, stop the install without
                  grafana.admin.existingSecret, and pass with it or with Grafana off
