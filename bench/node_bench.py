@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark our node-exporter beside the real node_exporter on this host.
 
-Both run on free 127.0.0.1 ports with the same collectors (the default collectors both
-implement). For each: resident memory after start and after N sequential keep-alive scrapes,
+They run on free 127.0.0.1 ports with the same collectors, in two rounds: the default
+collectors both enable, then every collector both know (from their --help), all enabled. Beside
+node_exporter 1.12.1 ("theirs") a second, older one (Debian's 1.5.0, "old") runs when given. For each: resident memory after start and after N sequential keep-alive scrapes,
 CPU time per scrape (utime+stime from /proc/<pid>/stat over the N scrapes), scrape latency p50
 and p99, response size, binary size; then the floor: the CPU of only opening and reading the
 files one node_exporter scrape opens (listed with strace, read by examples/read_floor.rs).
@@ -211,87 +212,76 @@ def verdict(ratio, target):
     return "meets" if ratio <= target else "MISSES"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ours", required=True, help="our release binary")
-    ap.add_argument("--theirs", default="/usr/bin/prometheus-node-exporter", help="node_exporter")
-    ap.add_argument("--read-floor", required=True, help="the read_floor example binary")
-    ap.add_argument("--scrapes", type=int, default=1000)
-    ap.add_argument("--floor-passes", type=int, default=1000)
-    ap.add_argument("--collectors", help="comma-separated list instead of the common defaults")
-    ap.add_argument("--settle", type=float, default=1.0, help="seconds between start and the first RSS reading")
-    ap.add_argument("--json", help="also write the figures to this file")
-    a = ap.parse_args()
+def help_collectors(binary):
+    """Every collector `binary --help` lists (both word it "Enable the X collector (default: ...)")."""
+    r = subprocess.run([binary, "--help"], capture_output=True, text=True)
+    text = " ".join((r.stdout + r.stderr).split())
+    return set(re.findall(r"Enable the ([A-Za-z0-9_]+) collector \(default: (?:enabled|disabled)\)", text))
 
-    for b in (a.ours, a.theirs, a.read_floor):
-        if not os.access(b, os.X_OK):
-            sys.exit("bench: %s is not an executable" % b)
-    have_strace = shutil.which("strace") is not None
 
-    work = tempfile.mkdtemp(prefix="bench-node.")
+def version(binary):
+    r = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    m = re.search(r"version (\S+)", r.stdout + r.stderr)
+    return m.group(1) if m else "?"
+
+
+def run_round(a, title, collectors, binaries, work):
+    """One side-by-side run: every binary in `binaries` (name -> (path, collectors it knows)) with
+    `collectors` (those it knows). Prints the table and returns the figures."""
+    print()
+    print("=== %s: %d collectors: %s" % (title, len(collectors), ",".join(collectors)))
     started = []
     try:
-        ours_def = default_collectors("ours", a.ours, work)
-        theirs_def = default_collectors("theirs", a.theirs, work)
-        if a.collectors:
-            collectors = sorted(c for c in a.collectors.split(",") if c)
-        else:
-            collectors = sorted(set(ours_def) & set(theirs_def))
-        print("node-exporter benchmark, %s, %d CPUs, kernel %s" % (
-            time.strftime("%Y-%m-%d %H:%M:%S"), os.cpu_count(), os.uname().release))
-        print("collectors (%d, on both): %s" % (len(collectors), ",".join(collectors)))
-        left_out = sorted(set(ours_def) ^ set(theirs_def))
-        if left_out and not a.collectors:
-            print("left out (default in only one of them): %s" % ",".join(left_out))
-
-        args = ["--collector.disable-defaults"] + ["--collector." + c for c in collectors]
-        ours = Exporter("ours", a.ours, args, work)
-        started.append(ours)
-        theirs = Exporter("theirs", a.theirs, args, work)
-        started.append(theirs)
+        for name, (path, known) in binaries.items():
+            mine = [c for c in collectors if c in known]
+            if len(mine) != len(collectors):
+                print("  %s lacks: %s" % (name, ",".join(c for c in collectors if c not in known)))
+            args = ["--collector.disable-defaults"] + ["--collector." + c for c in mine]
+            if "textfile" in mine:
+                args.append("--collector.textfile.directory=" + work)
+            started.append(Exporter(name, path, args, work))
         time.sleep(a.settle)
         rss0 = {e.name: e.rss_kib() for e in started}
 
-        # Both must report the same collectors as working, or the comparison is not like for like.
-        ok_ours = collector_success(ours.get().decode("utf-8", "replace"))
-        ok_theirs = collector_success(theirs.get().decode("utf-8", "replace"))
-        unequal = sorted(c for c in collectors if ok_ours.get(c) != ok_theirs.get(c))
+        # The same collectors must work in each, or the comparison is not like for like.
+        ok = {e.name: collector_success(e.get().decode("utf-8", "replace")) for e in started}
+        unequal = sorted(c for c in collectors if ok["ours"].get(c) != ok["theirs"].get(c))
         if unequal:
-            print("!!! collectors succeeding in only one of them: %s" % ", ".join(
-                "%s (ours %s, theirs %s)" % (c, int(bool(ok_ours.get(c))), int(bool(ok_theirs.get(c)))) for c in unequal))
+            print("  !!! collectors succeeding in only one of ours and theirs: %s" % ", ".join(
+                "%s (ours %s, theirs %s)" % (c, int(bool(ok["ours"].get(c))), int(bool(ok["theirs"].get(c))))
+                for c in unequal))
 
         lat, cpu, body = scrape_loop(started, a.scrapes)
         rss1 = {e.name: e.rss_kib() for e in started}
 
-        floor = {}
-        traced = {}
-        if have_strace:
-            for e in (theirs, ours):
+        floor, traced = {}, {}
+        if shutil.which("strace"):
+            for e in started[:2]:  # ours and theirs
                 traced[e.name] = traced_opens(e, work)
-            floor["theirs"] = read_floor(a.read_floor, traced["theirs"][1], a.floor_passes, work, "theirs")
-            floor["ours"] = read_floor(a.read_floor, traced["ours"][1], a.floor_passes, work, "ours")
+                floor[e.name] = read_floor(a.read_floor, traced[e.name][1], a.floor_passes, work, e.name)
         else:
-            print("!!! strace not found: no floor")
+            print("  !!! strace not found: no floor")
     finally:
         for e in started:
             e.stop()
 
     n = a.scrapes
     res = {}
-    for e in ("ours", "theirs"):
-        ls = sorted(lat[e])
-        res[e] = {
-            "rss_start_mib": mib(rss0[e]),
-            "rss_after_mib": mib(rss1[e]),
-            "cpu_ms_per_scrape": cpu[e] * 1000.0 / n,
+    for e in started:
+        ls = sorted(lat[e.name])
+        res[e.name] = {
+            "rss_start_mib": mib(rss0[e.name]),
+            "rss_after_mib": mib(rss1[e.name]),
+            "cpu_ms_per_scrape": cpu[e.name] * 1000.0 / n,
             "p50_ms": percentile(ls, 0.50) * 1000.0,
             "p99_ms": percentile(ls, 0.99) * 1000.0,
-            "response_bytes": len(body[e]),
-            "binary_mib": os.path.getsize(a.ours if e == "ours" else a.theirs) / 1048576.0,
+            "response_bytes": len(body[e.name]),
+            "binary_mib": os.path.getsize(binaries[e.name][0]) / 1048576.0,
         }
+    others = [e.name for e in started[1:]]
 
-    def ratio(k):
-        t = res["theirs"][k]
+    def ratio(k, other):
+        t = res[other][k]
         return res["ours"][k] / t if t else None
 
     rows = [
@@ -304,41 +294,85 @@ def main():
         ("binary size (MiB)", "binary_mib", TARGET_BINARY),
     ]
     print()
-    hdr = "%-30s %12s %12s %12s   %s" % ("", "ours", "theirs", "ours/theirs", "target")
+    hdr = "%-28s %10s" % ("", "ours") + "".join(" %10s" % o for o in others) + \
+        "".join(" %12s" % ("ours/" + o) for o in others) + "   target (vs theirs)"
     print(hdr)
     print("-" * len(hdr))
     for label, k, target in rows:
-        r = ratio(k)
-        tgt = "<= %.2f  %s" % (target, verdict(r, target)) if target else ""
-        print("%-30s %12s %12s %12s   %s" % (label, fmt(res["ours"][k]), fmt(res["theirs"][k]),
-                                             "-" if r is None else "%.3f" % r, tgt))
-    print()
-    print("CPU is utime+stime of the whole process over %d scrapes (clock ticks of %.0f ms), per scrape;"
-          % (n, 1000.0 / CLK_TCK))
-    print("latency is request to last byte over one keep-alive connection, uncompressed.")
-
-    out = {"scrapes": n, "collectors": collectors, "ours": res["ours"], "theirs": res["theirs"]}
+        rs = [ratio(k, o) for o in others]
+        tgt = "<= %.2f  %s" % (target, verdict(rs[0], target)) if target else ""
+        print("%-28s %10s" % (label, fmt(res["ours"][k])) + "".join(" %10s" % fmt(res[o][k]) for o in others) +
+              "".join(" %12s" % ("-" if r is None else "%.3f" % r) for r in rs) + "   " + tgt)
+    out = {"collectors": collectors, "results": res}
     if floor:
         ft = float(floor["theirs"]["cpu_ms_per_pass"])
         fo = float(floor["ours"]["cpu_ms_per_pass"])
         print()
-        print("Floor: opening and reading only the files one scrape opens (read_floor, %d passes)" % a.floor_passes)
-        print("  theirs opens %d files per scrape (%d distinct); ours %d (%d distinct)" % (
-            len(traced["theirs"][0]), len(traced["theirs"][1]), len(traced["ours"][0]), len(traced["ours"][1])))
-        print("  floor, node_exporter's files: %s ms/scrape (%s bytes)" % (fmt(ft), floor["theirs"]["bytes_per_pass"]))
-        print("  floor, our files:             %s ms/scrape (%s bytes)" % (fmt(fo), floor["ours"]["bytes_per_pass"]))
-        co, ct = res["ours"]["cpu_ms_per_scrape"], res["theirs"]["cpu_ms_per_scrape"]
+        print("  floor (read_floor, %d passes of the files one scrape opens): theirs' files %s ms (%d distinct), ours' %s ms (%d distinct)"
+              % (a.floor_passes, fmt(ft), len(traced["theirs"][1]), fmt(fo), len(traced["ours"][1])))
+        co = res["ours"]["cpu_ms_per_scrape"]
         ro = co / ft if ft else None
-        print("  ours/floor:   %s   (target <= %.2f  %s)" % ("-" if ro is None else "%.2f" % ro, TARGET_CPU_FLOOR,
-                                                            verdict(ro, TARGET_CPU_FLOOR)))
-        print("  theirs/floor: %s" % ("-" if not ft else "%.2f" % (ct / ft)))
-        out["floor"] = {"theirs_files": traced["theirs"][1], "ours_files": traced["ours"][1],
-                        "theirs_ms": ft, "ours_files_ms": fo,
-                        "ours_over_floor": ro, "theirs_over_floor": ct / ft if ft else None}
+        print("  CPU/floor: ours %s (target <= %.2f  %s)%s" % (
+            "-" if ro is None else "%.2f" % ro, TARGET_CPU_FLOOR, verdict(ro, TARGET_CPU_FLOOR),
+            "".join(", %s %.2f" % (o, res[o]["cpu_ms_per_scrape"] / ft) for o in others if ft)))
+        out["floor"] = {"theirs_ms": ft, "ours_files_ms": fo, "ours_over_floor": ro}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ours", required=True, help="our release binary")
+    ap.add_argument("--theirs", required=True, help="node_exporter (1.12.1)")
+    ap.add_argument("--theirs-old", help="a second node_exporter beside it (Debian's 1.5.0)")
+    ap.add_argument("--read-floor", required=True, help="the read_floor example binary")
+    ap.add_argument("--scrapes", type=int, default=1000)
+    ap.add_argument("--floor-passes", type=int, default=1000)
+    ap.add_argument("--collectors", help="comma-separated list instead of the two rounds (defaults, all)")
+    ap.add_argument("--rounds", default="default,all", help="default, all, or both (default,all)")
+    ap.add_argument("--settle", type=float, default=1.0, help="seconds between start and the first RSS reading")
+    ap.add_argument("--json", help="also write the figures to this file")
+    a = ap.parse_args()
+
+    bins = [a.ours, a.theirs, a.read_floor] + ([a.theirs_old] if a.theirs_old else [])
+    for b in bins:
+        if not os.access(b, os.X_OK):
+            sys.exit("bench: %s is not an executable" % b)
+
+    work = tempfile.mkdtemp(prefix="bench-node.")
+    binaries = {"ours": (a.ours, help_collectors(a.ours)), "theirs": (a.theirs, help_collectors(a.theirs))}
+    names = {"ours": "ours", "theirs": "node_exporter " + version(a.theirs)}
+    if a.theirs_old:
+        binaries["old"] = (a.theirs_old, help_collectors(a.theirs_old))
+        names["old"] = "node_exporter " + version(a.theirs_old)
+    print("node-exporter benchmark, %s, %d CPUs, kernel %s" % (
+        time.strftime("%Y-%m-%d %H:%M:%S"), os.cpu_count(), os.uname().release))
+    print("columns: " + ", ".join("%s = %s (%s)" % (k, names[k], binaries[k][0]) for k in binaries))
+    print("CPU is utime+stime of the whole process over %d scrapes (clock ticks of %.0f ms), per scrape;"
+          % (a.scrapes, 1000.0 / CLK_TCK))
+    print("latency is request to last byte over one keep-alive connection, uncompressed.")
+    out = {"scrapes": a.scrapes, "binaries": names, "rounds": {}}
+    try:
+        if a.collectors:
+            rounds = [("given collectors", sorted(c for c in a.collectors.split(",") if c))]
+        else:
+            both = binaries["ours"][1] & binaries["theirs"][1]
+            rounds = []
+            if "default" in a.rounds:
+                d_ours = default_collectors("ours", a.ours, work)
+                d_theirs = default_collectors("theirs", a.theirs, work)
+                rounds.append(("default collectors (on by default in both)", sorted(set(d_ours) & set(d_theirs))))
+                left = sorted(set(d_ours) ^ set(d_theirs))
+                if left:
+                    print("left out of the default round (default in only one of them): %s" % ",".join(left))
+            if "all" in a.rounds:
+                rounds.append(("every collector ours and theirs both know, all enabled", sorted(both)))
+        for title, collectors in rounds:
+            out["rounds"][title] = run_round(a, title, collectors, binaries, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=2)
-    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -74,6 +74,14 @@ check "values written for prometheus-community's node-exporter and kafka-exporte
   "$VPY" $TOOLS/check_chart.py compat
 check "each SASL mechanism renders its flags and only the Secret it needs (ci/msk-iam-values.yaml: MSK IAM by IRSA)" \
   "$VPY" $TOOLS/check_chart.py sasl
+# The flags the chart passes must be ones the binary knows (a flag it does not know exits 64 and
+# the DaemonSet crash-loops): our debug build parses each rendered command line.
+node_exporter_args() {
+  cargo build -q -p node-exporter --bin node-exporter &&
+    "$VPY" $TOOLS/check_chart.py args "$TMP/render" "${CARGO_TARGET_DIR:-target}/debug/node-exporter"
+}
+check "every node-exporter command line the chart renders (and values.yaml's extraArgs example) parses in our binary" \
+  node_exporter_args
 check "rendered PrometheusRules and ConfigMaps carry monitoring/'s rules and dashboards unchanged" \
   "$VPY" $TOOLS/check_chart.py sources
 check "gateway sidecar patches applied to a stand-in gateway: valid, and matching the chart's names" \

@@ -23,6 +23,8 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
                  prometheus-node-exporter and prometheus-kafka-exporter charts) renders with each
                  value in effect: host mounts (the textfile collector's directory), args, env,
                  service, ServiceAccount, pod labels and annotations, ServiceMonitor settings
+  args OUT BIN   every node-exporter command line rendered into OUT/<name>.yaml, and values.yaml's
+                 commented extraArgs example, parses in BIN (`<args> --version` exits 0)
   kps-guard TMP  deploy/aws/kube-prometheus-stack/values-amp.yaml's extraManifests, rendered as
                  kube-prometheus-stack renders them, stop the install without
                  grafana.admin.existingSecret, and pass with it or with Grafana off
@@ -30,7 +32,9 @@ Each subcommand prints one line per thing it checked and exits 1 on any failure:
 import glob
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 
 import helm_python as helm
@@ -549,10 +553,42 @@ def cmd_kps_guard(tmp):
     return r.exit()
 
 
+def cmd_args(out, binary):
+    """Every node-exporter command line the chart renders (default values, each ci/*-values.yaml,
+    and values.yaml's commented extraArgs example) parses in our binary: `<args> --version` exits
+    0, where a flag we do not know exits 64 (node_exporter's flags, so a values file written for
+    prometheus-community's chart starts ours)."""
+    r = Report()
+    lines = []
+    for name, _ in value_sets():
+        with open(os.path.join(out, f"{name}.yaml")) as f:
+            for doc in yaml.safe_load_all(f):
+                if not doc or doc.get("kind") != "DaemonSet" or not doc["metadata"]["name"].endswith("node-exporter"):
+                    continue
+                for c in doc["spec"]["template"]["spec"]["containers"]:
+                    if c["name"] == "node-exporter":
+                        lines.append((f"{name} values", c.get("args", [])))
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        for line in f:
+            m = re.match(r"\s*#\s*extraArgs:\s*(\[.*\])\s*$", line)
+            if m:
+                lines.append(("values.yaml's commented example", yaml.safe_load(m.group(1))))
+    if not lines:
+        r.fail("no node-exporter command line found in the renders")
+    for what, args in lines:
+        p = subprocess.run([binary, *args, "--version"], capture_output=True, text=True)
+        if p.returncode == 0:
+            r.ok(f"{what}: node-exporter {' '.join(args)} parses")
+        else:
+            err = (p.stderr or p.stdout).strip().splitlines()
+            r.fail(f"{what}: node-exporter {' '.join(args)}: exit {p.returncode}: {err[:1]}")
+    return r.exit()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"lint": cmd_lint, "validate": cmd_validate, "schema": cmd_schema, "sources": cmd_sources,
-            "patches": cmd_patches, "compat": cmd_compat, "sasl": cmd_sasl, "kps-guard": cmd_kps_guard}[cmd](*args)
+            "patches": cmd_patches, "compat": cmd_compat, "sasl": cmd_sasl, "args": cmd_args, "kps-guard": cmd_kps_guard}[cmd](*args)
 
 
 if __name__ == "__main__":

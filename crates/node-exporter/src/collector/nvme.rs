@@ -1,11 +1,12 @@
 //! The `nvme` collector: `node_nvme_info` per controller in `/sys/class/nvme` and, per namespace
-//! path under it (`nvme<ctrl>c<ctrl>n<nsid>`), the `node_nvme_namespace_*` families of
-//! node_exporter 1.9+.
+//! block device under it (`nvme<ctrl>n<nsid>`), the `node_nvme_namespace_*` families.
 //!
-//! Like upstream (procfs), namespaces are found only under their multipath controller-path name
-//! (`nvme0c0n1`), which the kernel creates when native NVMe multipathing is on (the default of
-//! most distributions); sizes are the sysfs block counts times the logical block size, as
-//! upstream computes them.
+//! As 1.12.1 (procfs 0.21's `nvme\d+n(\d+)`, unanchored), namespaces are found only under their
+//! plain name (`nvme0n1`, a controller's child when native NVMe multipathing is off); the
+//! controller-path name `nvme0c0n1` of a multipathing kernel does not match, so such hosts get
+//! `node_nvme_info` alone, in 1.12.1 and here. Earlier procfs versions matched only `nvme0c0n1`.
+//! Sizes are the sysfs block counts times the logical block size, as upstream computes them; a
+//! count that does not parse reads as 0, as procfs ignores it.
 
 use std::path::{Path, PathBuf};
 
@@ -29,13 +30,13 @@ struct Nvme {
     class: PathBuf,
 }
 
-/// The namespace id of a controller-path namespace directory: `nvme0c1n2` -> `2`. Mirrors
-/// procfs' unanchored `nvme\d+c\d+n(\d+)`.
+/// The namespace id of a namespace directory: `nvme1n2` -> `2`. Mirrors procfs' unanchored
+/// `nvme\d+n(\d+)`: `nvme0c0n1` does not match, `ng1n1` (the char device) neither.
 pub fn namespace_id(name: &str) -> Option<&str> {
     let mut rest = name;
     while let Some(pos) = rest.find("nvme") {
         let after = &rest[pos + 4..];
-        if let Some(id) = parse_ctrl_path(after) {
+        if let Some(id) = parse_namespace(after) {
             return Some(id);
         }
         rest = after;
@@ -43,13 +44,11 @@ pub fn namespace_id(name: &str) -> Option<&str> {
     None
 }
 
-/// `<digits>c<digits>n<digits>` at the start of `s`: the last digits.
-fn parse_ctrl_path(s: &str) -> Option<&str> {
+/// `<digits>n<digits>` at the start of `s`: the last digits.
+fn parse_namespace(s: &str) -> Option<&str> {
     let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
     let a = digits(s);
-    let s = s.get(a..)?.strip_prefix('c').filter(|_| a > 0)?;
-    let b = digits(s);
-    let s = s.get(b..)?.strip_prefix('n').filter(|_| b > 0)?;
+    let s = s.get(a..)?.strip_prefix('n').filter(|_| a > 0)?;
     let c = digits(s);
     (c > 0).then(|| &s[..c])
 }
@@ -64,10 +63,9 @@ fn read_attr(dir: &Path, name: &str) -> Result<String, CollectError> {
     })
 }
 
+/// A block count: a missing file fails the scrape, a value that does not parse reads as 0.
 fn read_u64(dir: &Path, name: &str) -> Result<u64, CollectError> {
-    let p = dir.join(name);
-    crate::sys::read::u64_value(&p)
-        .map_err(|e| CollectError::Other(anyhow::anyhow!("{}: {e}", p.display())))
+    Ok(read_attr(dir, name)?.parse().unwrap_or(0))
 }
 
 impl Collector for Nvme {
@@ -160,20 +158,21 @@ mod tests {
 
     #[test]
     fn namespace_ids() {
-        assert_eq!(namespace_id("nvme0c0n1"), Some("1"));
-        assert_eq!(namespace_id("nvme12c3n45"), Some("45"));
-        assert_eq!(namespace_id("nvme0n1"), None);
+        assert_eq!(namespace_id("nvme0n1"), Some("1"));
+        assert_eq!(namespace_id("nvme12n45"), Some("45"));
+        assert_eq!(namespace_id("nvme0c0n1"), None);
+        assert_eq!(namespace_id("ng0n1"), None);
         assert_eq!(namespace_id("device"), None);
         assert_eq!(namespace_id("hwmon2"), None);
     }
 
     #[test]
     fn exposes_controller_and_namespaces() {
-        // /sys/class/nvme/nvme0 as on a host with one Samsung 970 PRO and native multipath:
-        // attributes are space-padded by the kernel, the namespace lives in nvme0c0n1.
+        // /sys/class/nvme/nvme0 as on a host with one Samsung 970 PRO, native multipath off:
+        // attributes are space-padded by the kernel, the namespace lives in nvme0n1.
         let dir = tempfile::tempdir().unwrap();
         let ctrl = dir.path().join("class/nvme/nvme0");
-        let ns = ctrl.join("nvme0c0n1");
+        let ns = ctrl.join("nvme0n1");
         fs::create_dir_all(ns.join("queue")).unwrap();
         fs::create_dir_all(ctrl.join("power")).unwrap();
         for (f, v) in [
@@ -222,5 +221,21 @@ mod tests {
         let c = build(&paths, &Args::default()).unwrap();
         let mut out = Exposition::new();
         assert!(matches!(c.update(&mut out), Err(CollectError::NoData(_))));
+    }
+
+    /// Hand-made (the recording host has no NVMe): tests/fixtures/collectors/nvme, a controller
+    /// in multipath layout (nvme0c0n1, not matched) and one with two namespaces (one without
+    /// ana_state, one whose nuse does not parse) and its ng1n1 char device; expected.prom is
+    /// node_exporter 1.12.1's output on it.
+    #[test]
+    fn fixture_matches_upstream() {
+        let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/collectors/nvme");
+        let c = build(&sys_at(&fx.join("sys")), &Args::default()).unwrap();
+        let got = render(&*c).unwrap();
+        assert_eq!(
+            got,
+            fs::read_to_string(fx.join("expected.prom")).unwrap(),
+            "got:\n{got}"
+        );
     }
 }

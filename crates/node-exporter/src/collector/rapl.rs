@@ -16,6 +16,7 @@ use exporter_core::{Exposition, MetricType};
 
 use super::{CollectError, CollectResult, Collector, Paths};
 use crate::sys::go::parse_go_u64;
+use crate::sys::go::sanitize_metric_name;
 
 /// Flags of the `rapl` collector.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -129,40 +130,6 @@ fn index_and_name(used: &HashMap<String, i64>, name: &str) -> (i64, String) {
         }
     }
     (used.get(name).copied().unwrap_or(0), name.to_string())
-}
-
-/// node_exporter's `SanitizeMetricName`: every run of characters outside `[0-9A-Za-z_]`,
-/// together with the underscores around it, becomes one `_`.
-pub fn sanitize_metric_name(name: &str) -> String {
-    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len());
-    let mut i = 0;
-    while i < chars.len() {
-        // Underscores followed by an invalid run belong to the match.
-        let mut j = i;
-        while j < chars.len() && chars[j] == '_' {
-            j += 1;
-        }
-        if j < chars.len() && !valid(chars[j]) {
-            while j < chars.len() && !valid(chars[j]) {
-                j += 1;
-            }
-            while j < chars.len() && chars[j] == '_' {
-                j += 1;
-            }
-            out.push('_');
-            i = j;
-        } else {
-            out.extend(&chars[i..j.min(chars.len())]);
-            if j < chars.len() {
-                out.push(chars[j]);
-                j += 1;
-            }
-            i = j;
-        }
-    }
-    out
 }
 
 #[cfg(test)]

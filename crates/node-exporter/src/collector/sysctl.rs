@@ -14,7 +14,7 @@ use exporter_core::cli::UsageError;
 use exporter_core::Exposition;
 
 use super::{CollectResult, Collector, Paths};
-use crate::sys::names::sanitize_metric_name;
+use crate::sys::go::sanitize_metric_name;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 #[group(skip)]

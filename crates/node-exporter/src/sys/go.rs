@@ -65,10 +65,58 @@ pub fn go_ip_string(ip: std::net::IpAddr) -> String {
     }
 }
 
+/// node_exporter's `SanitizeMetricName`: every run of characters outside `[0-9A-Za-z_]`,
+/// together with the underscores around it, becomes one `_`.
+pub fn sanitize_metric_name(name: &str) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < chars.len() {
+        // Underscores followed by an invalid run belong to the match.
+        let mut j = i;
+        while j < chars.len() && chars[j] == '_' {
+            j += 1;
+        }
+        if j < chars.len() && !valid(chars[j]) {
+            while j < chars.len() && !valid(chars[j]) {
+                j += 1;
+            }
+            while j < chars.len() && chars[j] == '_' {
+                j += 1;
+            }
+            out.push('_');
+            i = j;
+        } else {
+            out.extend(&chars[i..j.min(chars.len())]);
+            if j < chars.len() {
+                out.push(chars[j]);
+                j += 1;
+            }
+            i = j;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitizes_like_node_exporter() {
+        assert_eq!(
+            sanitize_metric_name("net.ipv4.ip_forward"),
+            "net_ipv4_ip_forward"
+        );
+        assert_eq!(sanitize_metric_name("a_-_b"), "a_b");
+        assert_eq!(sanitize_metric_name("a__b"), "a__b");
+        assert_eq!(sanitize_metric_name("__x"), "__x");
+        assert_eq!(sanitize_metric_name("x.."), "x_");
+        assert_eq!(sanitize_metric_name("é1"), "_1");
+        assert_eq!(sanitize_metric_name(""), "");
+    }
 
     #[test]
     fn helpers_parse_like_go() {

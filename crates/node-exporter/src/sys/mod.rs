@@ -6,7 +6,6 @@
 pub mod cpu;
 pub mod glob;
 pub mod go;
-pub mod names;
 pub mod netlink;
 pub mod read;
 pub mod rpc;
