@@ -181,6 +181,7 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod network_route;
 pub mod nfs;
 pub mod nfsd;
 pub mod nvme;
@@ -194,6 +195,7 @@ pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod tapestats;
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -202,6 +204,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfrm;
 pub mod xfs;
 pub mod zfs;
 
@@ -233,6 +236,7 @@ collectors! {
     "netclass" => netclass, default true;
     "netdev" => netdev, default true;
     "netstat" => netstat, default true;
+    "network_route" => network_route, default false;
     "nfs" => nfs, default true;
     "nfsd" => nfsd, default true;
     "nvme" => nvme, default true;
@@ -246,6 +250,7 @@ collectors! {
     "softnet" => softnet, default true;
     "stat" => stat, default true;
     "tapestats" => tapestats, default true;
+    "tcpstat" => tcpstat, default false;
     "textfile" => textfile, default true;
     "thermal_zone" => thermal_zone, default true;
     "time" => time, default true;
@@ -254,6 +259,7 @@ collectors! {
     "uname" => uname, default true;
     "vmstat" => vmstat, default true;
     "watchdog" => watchdog, default true;
+    "xfrm" => xfrm, default false;
     "xfs" => xfs, default true;
     "zfs" => zfs, default true;
 }
