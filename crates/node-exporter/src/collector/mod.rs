@@ -184,6 +184,7 @@ pub mod netstat;
 pub mod network_route;
 pub mod nfs;
 pub mod nfsd;
+pub mod ntp;
 pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
@@ -239,6 +240,7 @@ collectors! {
     "network_route" => network_route, default false;
     "nfs" => nfs, default true;
     "nfsd" => nfsd, default true;
+    "ntp" => ntp, default false;
     "nvme" => nvme, default true;
     "os" => os, default true;
     "powersupplyclass" => powersupplyclass, default true;

@@ -72,7 +72,10 @@ pub fn parse_route(body: &[u8]) -> Vec<Route> {
     let (dst_len, protocol) = (body[1], body[5]);
     let (mut dst, mut src, mut gw) = (String::new(), String::new(), String::new());
     let (mut oif, mut priority, mut multipath) = (0i32, 0u32, None);
-    let u32_of = |d: &[u8]| d.get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    let u32_of = |d: &[u8]| {
+        d.get(..4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
     for (t, d) in rtnl::attrs(&body[12..]) {
         match t {
             libc::RTA_DST => dst = ip_label(d),
@@ -91,7 +94,15 @@ pub fn parse_route(body: &[u8]) -> Vec<Route> {
     };
     let proto = protocol_name(protocol);
     let Some(mut hops) = multipath else {
-        return vec![Route { ifindex: oif, src, dest, gw, priority, proto, weight: String::new() }];
+        return vec![Route {
+            ifindex: oif,
+            src,
+            dest,
+            gw,
+            priority,
+            proto,
+            weight: String::new(),
+        }];
     };
     // rtnexthop: len (u16), flags, hops, ifindex (i32), then the hop's own attributes.
     let mut out = Vec::new();
@@ -220,7 +231,10 @@ mod tests {
         m.extend(attr(libc::RTA_DST, &dst));
         let mut hops = Vec::new();
         for (idx, weight, gw) in [(3i32, 0u8, "fe80::1"), (4, 4, "fe80::2")] {
-            let g = attr(libc::RTA_GATEWAY, &gw.parse::<std::net::Ipv6Addr>().unwrap().octets());
+            let g = attr(
+                libc::RTA_GATEWAY,
+                &gw.parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            );
             hops.extend(((8 + g.len()) as u16).to_ne_bytes());
             hops.extend([0, weight]);
             hops.extend(idx.to_ne_bytes());
@@ -229,8 +243,14 @@ mod tests {
         m.extend(attr(libc::RTA_MULTIPATH, &hops));
         let r = parse_route(&m);
         assert_eq!(r.len(), 2);
-        assert_eq!((r[0].ifindex, r[0].gw.as_str(), r[0].weight.as_str()), (3, "fe80::1", "1"));
-        assert_eq!((r[1].ifindex, r[1].dest.as_str(), r[1].weight.as_str()), (4, "2001:db8::/64", "5"));
+        assert_eq!(
+            (r[0].ifindex, r[0].gw.as_str(), r[0].weight.as_str()),
+            (3, "fe80::1", "1")
+        );
+        assert_eq!(
+            (r[1].ifindex, r[1].dest.as_str(), r[1].weight.as_str()),
+            (4, "2001:db8::/64", "5")
+        );
 
         // Local and broadcast routes are not unicast: skipped, as upstream does.
         assert!(parse_route(&rtmsg(libc::AF_INET as u8, 32, 2, libc::RTN_LOCAL)).is_empty());
@@ -252,7 +272,10 @@ mod tests {
         let c = build(&Paths::default(), &Args::default()).unwrap();
         match render_collector(c.as_ref()) {
             Ok(t) => {
-                let infos = t.lines().filter(|l| l.starts_with("node_network_route_info{")).count();
+                let infos = t
+                    .lines()
+                    .filter(|l| l.starts_with("node_network_route_info{"))
+                    .count();
                 let total: f64 = t
                     .lines()
                     .filter(|l| l.starts_with("node_network_routes{"))

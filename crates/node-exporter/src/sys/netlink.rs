@@ -34,7 +34,13 @@ pub fn dump_on(
     mut f: impl FnMut(u16, &[u8]),
 ) -> io::Result<()> {
     // SAFETY: plain socket(2); the fd is owned below.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
