@@ -45,7 +45,17 @@ impl Peer {
 }
 
 impl Drop for Peer {
+    /// SIGTERM first, so that supervisord stops its children, then SIGKILL after 5 s.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -167,6 +177,107 @@ fn ntp_against_chronyd() {
     // With the server gone the collector fails, and the scrape still answers.
     let f = common::parse(&ne.scrape("/metrics")).expect("parse");
     assert_eq!(common::collector_success(&f).get("ntp"), Some(&false));
+}
+
+/// supervisord with a program that keeps running and one that exits at once, answering XML-RPC
+/// on a free loopback port and on a Unix socket.
+#[test]
+fn supervisord_against_supervisord() {
+    let Some(supervisord) = find("supervisord") else {
+        return skip("supervisord not installed");
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display();
+    let port = common::free_port();
+    let conf = dir.path().join("supervisord.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[supervisord]\nnodaemon=true\nuser={user}\nlogfile={d}/supervisord.log\n\
+             pidfile={d}/supervisord.pid\nchildlogdir={d}\n\
+             [inet_http_server]\nport=127.0.0.1:{port}\n\
+             [unix_http_server]\nfile={d}/supervisor.sock\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+             [program:sleeper]\ncommand=sleep 120\nstartsecs=0\n\
+             [program:failer]\ncommand=sh -c 'exit 3'\nautorestart=false\nstartsecs=0\n\
+             startretries=0\n",
+            user = if is_root() { "root" } else { "nobody" },
+        ),
+    )
+    .expect("write supervisord.conf");
+    let peer = Peer::start(
+        "supervisord",
+        Command::new(supervisord).arg("-c").arg(&conf),
+        dir.path(),
+    );
+
+    let ne = exporter(&[
+        "--collector.supervisord".into(),
+        format!("--collector.supervisord.url=http://127.0.0.1:{port}/RPC2"),
+    ]);
+    // Bounded wait until supervisord answers with both programs settled.
+    let mut last = String::new();
+    let settled = wait_until("supervisord programs", Duration::from_secs(20), || {
+        last = ne.scrape("/metrics");
+        last.contains("node_supervisord_up{group=\"sleeper\",name=\"sleeper\"} 1")
+            && last.contains("node_supervisord_exit_status{group=\"failer\",name=\"failer\"} 3")
+    });
+    if let Err(e) = settled {
+        panic!("{e}\n{last}\n{}\n{}", ne.log(), peer.log());
+    }
+    let f = common::parse(&last).expect("parse");
+    assert_eq!(
+        common::collector_success(&f).get("supervisord"),
+        Some(&true)
+    );
+    assert_eq!(f["node_supervisord_start_time_seconds"].kind, "counter");
+    assert_eq!(
+        f["node_supervisord_start_time_seconds"].samples.len(),
+        1,
+        "only the running one"
+    );
+    let state = |name: &str| {
+        f["node_supervisord_state"]
+            .samples
+            .iter()
+            .find(|s| s.labels["name"] == name)
+            .map(|s| s.value_f64())
+    };
+    assert_eq!(state("sleeper"), Some(20.0)); // RUNNING
+    assert_eq!(state("failer"), Some(100.0)); // EXITED
+    assert_eq!(value_of(&f, "node_supervisord_up", "failer"), 0.0);
+
+    // The same over supervisord's Unix socket.
+    let ne_unix = exporter(&[
+        "--collector.supervisord".into(),
+        format!("--collector.supervisord.url=unix://{d}/supervisor.sock"),
+    ]);
+    let f = common::parse(&ne_unix.scrape("/metrics")).expect("parse");
+    assert_eq!(
+        common::collector_success(&f).get("supervisord"),
+        Some(&true),
+        "{}",
+        ne_unix.log()
+    );
+    assert_eq!(value_of(&f, "node_supervisord_up", "sleeper"), 1.0);
+
+    drop(peer);
+    let f = common::parse(&ne.scrape("/metrics")).expect("parse");
+    assert_eq!(
+        common::collector_success(&f).get("supervisord"),
+        Some(&false)
+    );
+}
+
+/// The value of `family{name="<name>"}`.
+fn value_of(f: &common::Families, family: &str, name: &str) -> f64 {
+    f[family]
+        .samples
+        .iter()
+        .find(|s| s.labels.get("name").map(String::as_str) == Some(name))
+        .unwrap_or_else(|| panic!("{family}{{name={name:?}}} missing"))
+        .value_f64()
 }
 
 fn is_root() -> bool {

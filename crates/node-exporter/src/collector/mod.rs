@@ -195,6 +195,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod supervisord;
 pub mod tapestats;
 pub mod tcpstat;
 pub mod textfile;
@@ -251,6 +252,7 @@ collectors! {
     "sockstat" => sockstat, default true;
     "softnet" => softnet, default true;
     "stat" => stat, default true;
+    "supervisord" => supervisord, default false;
     "tapestats" => tapestats, default true;
     "tcpstat" => tcpstat, default false;
     "textfile" => textfile, default true;
