@@ -5,6 +5,7 @@
 //! ([`dbus`]). A collector never imports another collector; what two of them need lives here.
 
 pub mod cpu;
+pub mod dbus;
 pub mod glob;
 pub mod go;
 pub mod http;
