@@ -190,6 +190,7 @@ pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod qdisc;
 pub mod rapl;
 pub mod schedstat;
 pub mod selinux;
@@ -249,6 +250,7 @@ collectors! {
     "os" => os, default true;
     "powersupplyclass" => powersupplyclass, default true;
     "pressure" => pressure, default true;
+    "qdisc" => qdisc, default false;
     "rapl" => rapl, default true;
     "schedstat" => schedstat, default true;
     "selinux" => selinux, default true;
