@@ -6,10 +6,12 @@ CARGO ?= cargo
 
 all: build
 
-## Debian packages, Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
+## Debian packages (scripts/install-test-peers.sh: dbus, supervisor, chrony for node-exporter's
+## tests/peers.rs), Apache Kafka's jars (Maven, into ~/.cache/kafka) and the Python venv of the
 ## Kafka workload and tests (confluent-kafka, pytest; ~/.cache/observability-venv).
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-test-peers.sh
 	@scripts/install-kafka.sh --quiet > /dev/null
 	@scripts/install-pydeps.sh > /dev/null
 
