@@ -349,8 +349,8 @@ pub fn parse_reply(p: &[u8], nonce: u64, org: u64, dst: u64) -> Result<Reply, St
     let rtt = (diff(dst, org) - diff(xmt, rec)).max(0);
     let (a, b) = (diff(rec, org), diff(xmt, dst));
     let offset = a + (b - a) / 2;
-    let err0 = if org >= rec { org - rec } else { 0 };
-    let err1 = if xmt >= dst { xmt - dst } else { 0 };
+    let err0 = org.saturating_sub(rec);
+    let err1 = xmt.saturating_sub(dst);
     let unix =
         |t: u64| ntp_seconds(t as i64 & 0xffff_ffff) + (t >> 32) as f64 - NTP_UNIX_OFFSET as f64;
     let short = |v: u32| f64::from(v) / 65_536.0;
