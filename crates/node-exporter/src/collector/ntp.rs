@@ -272,9 +272,21 @@ pub fn ntp_time(t: SystemTime) -> u64 {
     (secs << 32) | frac
 }
 
-/// Seconds of a 32.32 difference (may be negative through the cast).
+/// Seconds of a 32.32 fixed-point duration (negative ones mirrored), truncated to whole
+/// nanoseconds first as beevik/ntp's `time.Duration` values are, so the gauges print the same.
 fn ntp_seconds(v: i64) -> f64 {
-    v as f64 / 4_294_967_296.0
+    let ns = |v: u64| (v >> 32) * 1_000_000_000 + (((v & 0xffff_ffff) * 1_000_000_000) >> 32);
+    if v < 0 {
+        -(ns(v.unsigned_abs()) as f64) / 1e9
+    } else {
+        ns(v as u64) as f64 / 1e9
+    }
+}
+
+/// Seconds of a 16.16 fixed-point duration (root delay and dispersion), nanosecond-truncated.
+fn short_seconds(v: u32) -> f64 {
+    let v = u64::from(v);
+    ((v >> 16) * 1_000_000_000 + (((v & 0xffff) * 1_000_000_000) >> 16)) as f64 / 1e9
 }
 
 /// The client's request: leap 0, the version, mode 3 (client), precision 0x20 as beevik sends,
@@ -353,12 +365,11 @@ pub fn parse_reply(p: &[u8], nonce: u64, org: u64, dst: u64) -> Result<Reply, St
     let err1 = xmt.saturating_sub(dst);
     let unix =
         |t: u64| ntp_seconds(t as i64 & 0xffff_ffff) + (t >> 32) as f64 - NTP_UNIX_OFFSET as f64;
-    let short = |v: u32| f64::from(v) / 65_536.0;
     Ok(Reply {
         leap: p[0] >> 6,
         stratum: p[1],
-        root_delay: short(u32_at(4)),
-        root_dispersion: short(u32_at(8)),
+        root_delay: short_seconds(u32_at(4)),
+        root_dispersion: short_seconds(u32_at(8)),
         reference_time: unix(reference),
         time: unix(xmt),
         rtt: ntp_seconds(rtt),
