@@ -6,12 +6,14 @@ CARGO ?= cargo
 
 all: build
 
-## Debian packages, node_exporter 1.12.1 (go install, once, into ~/.cache/node_exporter-1.12.1),
+## Debian packages (scripts/install-test-peers.sh: dbus, supervisor, chrony for node-exporter's
+## tests/peers.rs), node_exporter 1.12.1 (go install, once, into ~/.cache/node_exporter-1.12.1),
 ## Apache Kafka's jars (Maven, into ~/.cache/kafka), the Python venv of the Kafka workload and
 ## tests (confluent-kafka, pytest; ~/.cache/observability-venv) and the NestJS apps' npm packages
 ## (npm ci into apps/node_modules).
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-test-peers.sh
 	@scripts/install-node-exporter.sh > /dev/null
 	@scripts/install-kafka.sh --quiet > /dev/null
 	@scripts/install-pydeps.sh > /dev/null

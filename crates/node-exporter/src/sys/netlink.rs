@@ -1,6 +1,11 @@
-//! A minimal rtnetlink client: one dump request, its replies handed to a callback. The `netdev`
-//! (link statistics), `netclass` (link attributes) and `arp` (neighbour table) collectors use it.
-//! Callers match attributes with libc's `IFLA_*` constants.
+//! A minimal netlink client: one dump request, its replies handed to a callback. The `netdev`
+//! (link statistics), `netclass` (link attributes), `arp` (neighbour table), `network_route`
+//! (routes) and `qdisc` (queueing disciplines) collectors use it on rtnetlink, `tcpstat` on
+//! sock_diag. Callers match attributes with libc's `IFLA_*`/`RTA_*` constants.
+//!
+//! Hand-written rather than on the `netlink-packet-*` crates: every caller needs one dump of
+//! fixed-layout headers and flat attributes, which is the hundred lines below; the crates would
+//! add a dozen dependencies for what these collectors read.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,13 +22,23 @@ const NLMSG_HDRLEN: usize = std::mem::size_of::<libc::nlmsghdr>();
 
 /// Sends a dump request of `msg_type` with `body` (the family header, e.g. an all-zero
 /// `ifinfomsg`) and calls `f(type, body)` for every reply message until the dump ends.
-pub fn dump(msg_type: u16, body: &[u8], mut f: impl FnMut(u16, &[u8])) -> io::Result<()> {
+pub fn dump(msg_type: u16, body: &[u8], f: impl FnMut(u16, &[u8])) -> io::Result<()> {
+    dump_on(libc::NETLINK_ROUTE, msg_type, body, f)
+}
+
+/// [`dump`] on another netlink protocol (`libc::NETLINK_SOCK_DIAG`, ...).
+pub fn dump_on(
+    protocol: i32,
+    msg_type: u16,
+    body: &[u8],
+    mut f: impl FnMut(u16, &[u8]),
+) -> io::Result<()> {
     // SAFETY: plain socket(2); the fd is owned below.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
+            protocol,
         )
     };
     if fd < 0 {
@@ -98,6 +113,24 @@ pub fn dump(msg_type: u16, body: &[u8], mut f: impl FnMut(u16, &[u8])) -> io::Re
             rest = &rest[align(mlen).min(rest.len())..];
         }
     }
+}
+
+/// Every link's name by interface index, from one `RTM_GETLINK` dump.
+pub fn link_names() -> io::Result<std::collections::HashMap<i32, String>> {
+    let mut names = std::collections::HashMap::new();
+    dump(RTM_GETLINK, &[0u8; 16], |kind, body| {
+        if kind != RTM_NEWLINK || body.len() < 16 {
+            return;
+        }
+        // ifinfomsg: family, pad, type (u16), index (i32), flags, change.
+        let index = i32::from_ne_bytes([body[4], body[5], body[6], body[7]]);
+        for (t, data) in attrs(&body[16..]) {
+            if t == libc::IFLA_IFNAME {
+                names.insert(index, c_string(data));
+            }
+        }
+    })?;
+    Ok(names)
 }
 
 fn align(n: usize) -> usize {
