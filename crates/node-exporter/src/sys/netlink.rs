@@ -132,7 +132,8 @@ pub fn read_datagram(
                 if code == 0 {
                     return Ok(true);
                 }
-                return Err(io::Error::from_raw_os_error(-code));
+                // saturating: -i32::MIN overflows (found by the netlink fuzz target).
+                return Err(io::Error::from_raw_os_error(code.saturating_neg()));
             }
             _ => f(kind, payload),
         }
@@ -215,6 +216,13 @@ mod tests {
         ours.extend(message(NLMSG_DONE, 7, &[0; 4]));
         assert!(read_datagram(&ours, 0, 7, &mut f).unwrap());
         assert_eq!(seen, vec![(RTM_NEWLINK, b"good".to_vec())]);
+    }
+
+    #[test]
+    fn an_error_code_of_i32_min_is_an_error_not_an_overflow() {
+        // fuzz/corpus/netlink/error_i32_min
+        let m = message(NLMSG_ERROR, 1, &i32::MIN.to_ne_bytes());
+        assert!(read_datagram(&m, 0, 1, &mut |_, _| {}).is_err());
     }
 
     #[test]
