@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all build release deps test test-rust test-kafka test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka soak clean
+.PHONY: all build release deps test test-rust test-fuzz fuzz test-kafka test-monitoring test-deploy e2e fmt-check lint run up down bench-node bench-sidecar bench-kafka soak clean
 
 all: build
 
@@ -26,10 +26,19 @@ release:
 	$(CARGO) build --release --workspace
 
 ## Tests: unit and end-to-end against real processes (node_exporter, promtool, curl).
-test: deps fmt-check lint test-rust test-monitoring test-deploy e2e test-kafka
+test: deps fmt-check lint test-rust test-fuzz test-monitoring test-deploy e2e test-kafka
 
 test-rust:
 	$(CARGO) test --workspace
+
+## Every cargo-fuzz target of fuzz/ for a few seconds each (a crash fails the test); installs
+## cargo-fuzz once into the cargo home. `make fuzz` is the long run: FUZZ_SECONDS per target.
+test-fuzz:
+	FUZZ_SECONDS=$${FUZZ_TEST_SECONDS:-10} scripts/fuzz.sh
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 ## kafka-exporter against real Apache Kafka (KRaft, 1 and 3 nodes, brokers killed), in pytest;
 ## installs Kafka's jars and the Python packages once. KAFKA_SKIP_FAULT_LOOP=1 for a quick run.

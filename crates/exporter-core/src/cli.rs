@@ -39,6 +39,19 @@ pub struct WebArgs {
     #[arg(long = "web.max-requests", default_value_t = 40, value_name = "N")]
     pub max_requests: usize,
 
+    /// Maximum number of open connections; more wait to be accepted. Use 0 to disable.
+    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Close a connection whose client takes no part of the response for this long.
+    #[arg(
+        long = "web.write-timeout",
+        default_value = "30s",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub write_timeout: std::time::Duration,
+
     /// Exclude metrics about the exporter itself (process_*, promhttp_*).
     #[arg(long = "web.disable-exporter-metrics")]
     pub disable_exporter_metrics: bool,

@@ -30,6 +30,26 @@ pub mod shutdown;
 pub mod text;
 pub(crate) mod web_config;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API): the parsers of untrusted input
+/// that are otherwise private.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// `--web.config.file` text, as [`web_config::WebConfig::from_yaml`] reads it (relative
+    /// paths resolve under a directory that does not exist, so nothing is read from disk).
+    pub fn web_config_yaml(text: &str) -> bool {
+        crate::web_config::WebConfig::from_yaml(text, std::path::Path::new("/nonexistent-fuzz"))
+            .is_ok()
+    }
+
+    /// An `Authorization` header value, as basic auth reads it: (user, password) if Basic.
+    pub fn basic_auth_header(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let value = hyper::header::HeaderValue::from_bytes(value).ok()?;
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::AUTHORIZATION, value);
+        crate::web_config::basic_credentials(&headers)
+    }
+}
+
 pub use busy::Busy;
 pub use in_flight::InFlight;
 pub use text::{Exposition, MetricType, SharedText, SharedTextWriter};

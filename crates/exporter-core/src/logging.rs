@@ -95,9 +95,21 @@ impl Visit for LogfmtVisitor {
     }
 }
 
-/// Quotes a logfmt value when it needs quoting.
+/// Whether a character must not reach a log line as is: control characters (a `\r` or an
+/// escape sequence in a consumer group's name would forge a line or repaint a terminal) and the
+/// Unicode line and paragraph separators some viewers break lines at.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// Quotes a logfmt value when it needs quoting, as go-logfmt does: with quotes, `\"`, `\\`,
+/// `\n`, `\r`, `\t`, and `\uXXXX` for any other control character.
 fn quote(s: &str) -> String {
-    if !s.is_empty() && !s.contains([' ', '"', '=', '\\', '\n', '\t']) {
+    if !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| matches!(c, ' ' | '"' | '=' | '\\') || is_unsafe(c))
+    {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len() + 2);
@@ -107,7 +119,9 @@ fn quote(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -142,6 +156,26 @@ mod tests {
         assert_eq!(quote("two words"), "\"two words\"");
         assert_eq!(quote(""), "\"\"");
         assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_a_line_or_a_field() {
+        // A consumer group named with a carriage return, an escape sequence and a
+        // line separator: nothing of it may reach the log raw.
+        let forged = "g\r\ntime=x level=error msg=forged\u{1b}[2J\u{7f}\u{85}\u{2028}\0";
+        let q = quote(forged);
+        assert!(q.starts_with('"') && q.ends_with('"'), "{q}");
+        assert!(
+            !q.chars().any(|c| c.is_control() || c == '\u{2028}'),
+            "{q:?}"
+        );
+        assert_eq!(
+            q,
+            "\"g\\r\\ntime=x level=error msg=forged\\u001b[2J\\u007f\\u0085\\u2028\\u0000\""
+        );
+        // A lone control character is enough to need quotes.
+        assert_eq!(quote("a\u{1b}b"), "\"a\\u001bb\"");
+        assert_eq!(quote("a\rb"), "\"a\\rb\"");
     }
 
     #[test]

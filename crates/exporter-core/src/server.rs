@@ -18,13 +18,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::cli::{UsageError, WebArgs};
 use crate::process;
@@ -46,6 +45,10 @@ pub struct Settings {
     pub systemd_socket: bool,
     pub telemetry_path: String,
     pub max_requests: usize,
+    /// `--web.max-connections`: 0 is no cap.
+    pub max_connections: usize,
+    /// `--web.write-timeout`: how long a response may make no progress.
+    pub write_timeout: Duration,
     pub exporter_metrics: bool,
     pub web_config: WebConfig,
     pub landing: Landing,
@@ -64,6 +67,9 @@ impl Settings {
                 args.telemetry_path
             )));
         }
+        if args.write_timeout.is_zero() {
+            return Err(UsageError::new("--web.write-timeout must be more than 0"));
+        }
         for addr in &args.listen_addresses {
             if !addr.contains(':') {
                 return Err(UsageError::new(format!(
@@ -80,6 +86,8 @@ impl Settings {
             systemd_socket: args.systemd_socket,
             telemetry_path: args.telemetry_path.clone(),
             max_requests: args.max_requests,
+            max_connections: args.max_connections,
+            write_timeout: args.write_timeout,
             exporter_metrics: !args.disable_exporter_metrics,
             web_config,
             landing,
@@ -211,7 +219,7 @@ struct State {
     settings: Settings,
     app: Arc<dyn App>,
     metrics: HandlerMetrics,
-    limiter: Option<Semaphore>,
+    limiter: Option<Arc<Semaphore>>,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal, unless the daemon says.
@@ -231,7 +239,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let open = busy.counter("connections");
     let grace = settings.shutdown_grace;
-    let limiter = (settings.max_requests > 0).then(|| Semaphore::new(settings.max_requests));
+    let limiter =
+        (settings.max_requests > 0).then(|| Arc::new(Semaphore::new(settings.max_requests)));
+    // Like Go's netutil.LimitListener: past the cap, connections wait in the kernel's backlog
+    // instead of each taking a descriptor, a task and buffers.
+    let conn_cap =
+        (settings.max_connections > 0).then(|| Arc::new(Semaphore::new(settings.max_connections)));
+    let write_timeout = settings.write_timeout;
     let tls = settings.web_config.tls_acceptor();
     let state = Arc::new(State {
         settings,
@@ -240,8 +254,11 @@ pub async fn serve(
         limiter,
     });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let (conn_tx, mut conn_rx) =
-        tokio::sync::mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(64);
+    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel::<(
+        tokio::net::TcpStream,
+        SocketAddr,
+        Option<OwnedSemaphorePermit>,
+    )>(64);
 
     let mut accept_tasks = Vec::new();
     for l in listeners {
@@ -250,11 +267,19 @@ pub async fn serve(
         let listener = TcpListener::from_std(l).context("registering listener")?;
         tracing::info!(address = %listener.local_addr()?, tls = tls.is_some(), "Listening on");
         let tx = conn_tx.clone();
+        let conn_cap = conn_cap.clone();
         accept_tasks.push(tokio::spawn(async move {
             loop {
+                let permit = match &conn_cap {
+                    Some(cap) => match cap.clone().acquire_owned().await {
+                        Ok(p) => Some(p),
+                        Err(_) => return,
+                    },
+                    None => None,
+                };
                 match listener.accept().await {
-                    Ok(conn) => {
-                        if tx.send(conn).await.is_err() {
+                    Ok((stream, peer)) => {
+                        if tx.send((stream, peer, permit)).await.is_err() {
                             return;
                         }
                     }
@@ -274,8 +299,9 @@ pub async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             conn = conn_rx.recv() => {
-                let Some((stream, peer)) = conn else { break };
+                let Some((stream, peer, permit)) = conn else { break };
                 let _ = stream.set_nodelay(true);
+                let stream = WriteTimeout::new(stream, write_timeout);
                 let open = open.clone();
                 let state = state.clone();
                 let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
@@ -287,6 +313,7 @@ pub async fn serve(
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
                             let _open = InFlight::enter(&open);
+                            let _permit = permit;
                             if let Err(e) = conn.await {
                                 tracing::debug!(peer = %peer, err = %e, "connection ended with an error");
                             }
@@ -297,6 +324,7 @@ pub async fn serve(
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             let _open = InFlight::enter(&open);
+                            let _permit = permit;
                             let tls_stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
                                 Ok(Ok(s)) => s,
                                 Ok(Err(e)) => {
@@ -330,7 +358,185 @@ pub async fn serve(
     Ok(())
 }
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Body>;
+
+/// A response body handed to hyper in slices, so that hyper asks for the next one only once it
+/// has written the last: whatever the body holds (the `--web.max-requests` permit) is held until
+/// the client has taken nearly all of it, not only until the handler returned. A slow reader
+/// therefore counts against `--web.max-requests` for as long as it pins a body.
+pub struct Body {
+    rest: Bytes,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// What hyper gets per poll: large enough for few system calls, small against a body.
+const BODY_SLICE: usize = 256 * 1024;
+
+impl Body {
+    fn new(bytes: impl Into<Bytes>) -> Self {
+        Self {
+            rest: bytes.into(),
+            _permit: None,
+        }
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if this.rest.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        let n = this.rest.len().min(BODY_SLICE);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(this.rest.split_to(n)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.rest.len() as u64)
+    }
+}
+
+/// A connection whose writes fail with `TimedOut` once one has made no progress for `timeout`
+/// (Go's `http.Server.WriteTimeout` in spirit, but counted from the last progress so a large
+/// body to a slow but live client is not cut). Without it, a client that never reads holds its
+/// connection, its task and the body for as long as the kernel keeps the socket.
+struct WriteTimeout<S> {
+    inner: S,
+    timeout: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteTimeout<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// Turns a `Pending` write into an error once the stall has lasted `timeout`.
+    fn check<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        r: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::task::Poll;
+        match r {
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let sleep = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "write timeout: the client took nothing of the response",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WriteTimeout<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteTimeout<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.check(cx, r)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.check(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        this.check(cx, r)
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.check(cx, r)
+    }
+}
+
+/// The bounds of `X-Prometheus-Scrape-Timeout-Seconds`: Prometheus' durations have millisecond
+/// resolution, and a year is far beyond any scrape.
+const SCRAPE_TIMEOUT_MIN: f64 = 0.001;
+const SCRAPE_TIMEOUT_MAX: f64 = 365.0 * 86_400.0;
+
+/// Reads `X-Prometheus-Scrape-Timeout-Seconds`: absent is `None`, a value outside
+/// [`SCRAPE_TIMEOUT_MIN`, `SCRAPE_TIMEOUT_MAX`] (or no number) the reason for a 400.
+fn scrape_timeout(headers: &hyper::HeaderMap) -> Result<Option<Duration>, String> {
+    let Some(raw) = headers.get("x-prometheus-scrape-timeout-seconds") else {
+        return Ok(None);
+    };
+    let secs = raw
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| (SCRAPE_TIMEOUT_MIN..=SCRAPE_TIMEOUT_MAX).contains(s));
+    match secs {
+        Some(s) => Ok(Some(Duration::from_secs_f64(s))),
+        None => {
+            let shown: String = String::from_utf8_lossy(raw.as_bytes())
+                .chars()
+                .take(40)
+                .collect();
+            Err(format!(
+                "X-Prometheus-Scrape-Timeout-Seconds: want seconds from {SCRAPE_TIMEOUT_MIN} to {SCRAPE_TIMEOUT_MAX}, got {shown:?}"
+            ))
+        }
+    }
+}
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infallible> {
     let mut resp = route(&state, &req).await;
@@ -338,7 +544,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Resp, Infal
         resp.headers_mut().insert(name.clone(), value.clone());
     }
     if req.method() == Method::HEAD {
-        *resp.body_mut() = Full::new(Bytes::new());
+        *resp.body_mut() = Body::new(Bytes::new());
     }
     Ok(resp)
 }
@@ -381,8 +587,15 @@ async fn route(state: &State, req: &Request<Incoming>) -> Resp {
 }
 
 async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
-    let _permit = match &state.limiter {
-        Some(sem) => match sem.try_acquire() {
+    let timeout = match scrape_timeout(req.headers()) {
+        Ok(t) => t,
+        Err(why) => {
+            tracing::warn!(err = %why, "bad scrape request");
+            return text(StatusCode::BAD_REQUEST, &format!("{why}\n"));
+        }
+    };
+    let permit = match &state.limiter {
+        Some(sem) => match sem.clone().try_acquire_owned() {
             Ok(p) => Some(p),
             Err(_) => {
                 state.metrics.count(503);
@@ -398,13 +611,6 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
         None => None,
     };
     let _in_flight = InFlight::enter(&state.metrics.in_flight);
-    let timeout = req
-        .headers()
-        .get("x-prometheus-scrape-timeout-seconds")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64);
     let scrape = ScrapeRequest {
         query: req.uri().query().map(str::to_string),
         timeout,
@@ -418,7 +624,10 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Resp {
             }
             let body = head.to_bytes();
             state.metrics.count(200);
-            encode(req, body, tail.as_deref())
+            let mut resp = encode(req, body, tail.as_deref());
+            // Held by the body until hyper has written (nearly) all of it.
+            resp.body_mut()._permit = permit;
+            resp
         }
         Err(e) => {
             if e.status >= 500 {
@@ -483,7 +692,7 @@ fn encode(req: &Request<Incoming>, mut body: Vec<u8>, shared: Option<&SharedText
         builder = builder.header(header::CONTENT_ENCODING, "gzip");
     }
     builder
-        .body(Full::new(Bytes::from(body)))
+        .body(Body::new(body))
         .unwrap_or_else(|_| encoding_failed())
 }
 
@@ -492,7 +701,7 @@ fn encoding_failed() -> Resp {
 }
 
 fn text(status: StatusCode, body: &str) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
+    let mut r = Response::new(Body::new(Bytes::copy_from_slice(body.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -512,7 +721,7 @@ fn landing(settings: &Settings) -> Resp {
         desc = html_escape(l.description),
         version = html_escape(l.version),
     );
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Body::new(body));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -558,7 +767,6 @@ pub fn bind_address(addr: &str, flag: &str) -> anyhow::Result<StdListener> {
 
 /// Sockets passed by systemd socket activation (`LISTEN_FDS`, starting at fd 3).
 fn systemd_listeners() -> anyhow::Result<Vec<StdListener>> {
-    use std::os::fd::FromRawFd;
     let pid_ok = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.parse::<u32>().ok())
@@ -570,8 +778,92 @@ fn systemd_listeners() -> anyhow::Result<Vec<StdListener>> {
     if !pid_ok || n <= 0 {
         anyhow::bail!("--web.systemd-socket given but no sockets were passed by systemd");
     }
-    // SAFETY: systemd hands these descriptors to this process and nothing else in it owns them.
-    Ok((0..n)
-        .map(|i| unsafe { StdListener::from_raw_fd(3 + i) })
-        .collect())
+    listeners_from_fds(3..3 + n)
+}
+
+/// Takes over the passed descriptors as listeners.
+/// Takes over the passed descriptors as listeners, each checked to be a listening TCP socket
+/// first: a unit file with a datagram or Unix socket, or a descriptor left open by a wrapper,
+/// would otherwise be used as a TCP listener and fail in odd ways at the first accept.
+fn listeners_from_fds(fds: impl Iterator<Item = i32>) -> anyhow::Result<Vec<StdListener>> {
+    use std::os::fd::FromRawFd;
+    let mut out = Vec::new();
+    for fd in fds {
+        check_listening_tcp(fd)?;
+        // SAFETY: systemd hands these descriptors to this process and nothing else in it owns
+        // them; each was just checked to be a listening TCP socket.
+        out.push(unsafe { StdListener::from_raw_fd(fd) });
+    }
+    Ok(out)
+}
+
+fn check_listening_tcp(fd: i32) -> anyhow::Result<()> {
+    // SAFETY: fstat only writes into `st`; a bad fd is an error return.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(anyhow::Error::new(std::io::Error::last_os_error())
+            .context(format!("systemd socket fd {fd}")));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        anyhow::bail!("systemd socket fd {fd} is not a socket");
+    }
+    let int_opt = |level, name| -> Option<i32> {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `v` and `len` are valid for the call and sized for an int option.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (r == 0).then_some(v)
+    };
+    let stream = int_opt(libc::SOL_SOCKET, libc::SO_TYPE) == Some(libc::SOCK_STREAM);
+    let listening = int_opt(libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1);
+    let family = int_opt(libc::SOL_SOCKET, libc::SO_DOMAIN);
+    let inet = family == Some(libc::AF_INET) || family == Some(libc::AF_INET6);
+    if !(stream && listening && inet) {
+        anyhow::bail!("systemd socket fd {fd} is not a listening TCP socket");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn passed_descriptors_must_be_listening_stream_sockets() {
+        let file = tempfile::tempfile().unwrap().into_raw_fd();
+        let e = listeners_from_fds([file].into_iter()).unwrap_err();
+        assert!(format!("{e:#}").contains("not a socket"), "{e:#}");
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .into_raw_fd();
+        let e = listeners_from_fds([udp].into_iter()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("not a listening TCP socket"),
+            "{e:#}"
+        );
+        let connected = {
+            let l = StdListener::bind("127.0.0.1:0").unwrap();
+            std::net::TcpStream::connect(l.local_addr().unwrap())
+                .unwrap()
+                .into_raw_fd()
+        };
+        let e = listeners_from_fds([connected].into_iter()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("not a listening TCP socket"),
+            "{e:#}"
+        );
+        let good = StdListener::bind("127.0.0.1:0").unwrap();
+        let addr = good.local_addr().unwrap();
+        let got = listeners_from_fds([good.into_raw_fd()].into_iter()).unwrap();
+        assert_eq!(got[0].local_addr().unwrap(), addr);
+    }
 }

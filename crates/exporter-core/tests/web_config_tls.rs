@@ -51,6 +51,8 @@ fn serve_with(config: &Path) -> Server {
         listen_addresses: vec![],
         telemetry_path: "/metrics".into(),
         max_requests: 0,
+        max_connections: 0,
+        write_timeout: std::time::Duration::from_secs(30),
         disable_exporter_metrics: true,
         config_file: Some(config.to_path_buf()),
         systemd_socket: false,

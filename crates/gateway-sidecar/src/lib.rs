@@ -26,6 +26,15 @@ mod routes;
 mod sessions;
 mod upstream;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API): the sidecar's parsers of
+/// untrusted input (JWT claims through [`Keyer::credential`], `Set-Cookie`, HTTP dates, route
+/// rules and paths), re-exported as they are.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::routes::{normalize, Config as RoutesConfig};
+    pub use crate::sessions::{parse_http_date, set_cookie, Keyer};
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

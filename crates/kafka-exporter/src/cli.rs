@@ -70,9 +70,10 @@ pub struct Cli {
         long = "sasl.password",
         env = "SASL_USER_PASSWORD",
         default_value = "",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_secret
     )]
-    pub sasl_password: String,
+    pub sasl_password: Secret,
 
     /// SASL mechanism: plain, scram-sha256, scram-sha512, gssapi, awsiam or oauthbearer.
     #[arg(long = "sasl.mechanism", default_value = "")]
@@ -275,6 +276,12 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// `--sasl.password` straight into a [`Secret`], so that not even the `Debug` of the parsed
+/// command line shows it.
+fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(s.to_string()))
+}
+
 /// A credential: kept out of `Debug` output, logs and errors.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
@@ -416,7 +423,7 @@ impl Cli {
         let sasl = self.sasl_enabled.then(|| Sasl {
             mechanism,
             username: self.sasl_username.clone(),
-            password: Secret::new(self.sasl_password.clone()),
+            password: self.sasl_password.clone(),
             aws_region: self.sasl_aws_region.trim().to_string(),
             token_url: self.sasl_oauthbearer_token_url.trim().to_string(),
             scopes: self
@@ -735,6 +742,23 @@ mod tests {
             !dbg.contains("\"p\"") && dbg.contains("<redacted>"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn debug_of_the_command_line_hides_the_password() {
+        let cli = Cli::parse_from([
+            "kafka-exporter",
+            "--sasl.enabled",
+            "--sasl.mechanism=oauthbearer",
+            "--sasl.username=exporter",
+            "--sasl.password=hunter2-client-secret",
+        ])
+        .unwrap();
+        let dbg = format!("{cli:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("<redacted>"), "{dbg}");
+        let dbg = format!("{cli:#?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
     }
 
     #[test]

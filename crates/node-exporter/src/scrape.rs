@@ -160,14 +160,30 @@ impl Shared {
             };
             let t0 = Instant::now();
             let mut out = Exposition::new();
-            let result = c.update(&mut out);
+            // A bug in one collector fails that collector only: without this the worker
+            // thread dies, `completed` never reaches `n`, and every scrape waits out its
+            // deadline. What it wrote before panicking is kept, as for any failure.
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.update(&mut out)))
+                    .unwrap_or_else(|panic| {
+                        let why = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a non-string payload".to_string());
+                        Err(anyhow::anyhow!("collector panicked: {why}").into())
+                    });
             let outcome = Outcome {
                 elapsed: t0.elapsed(),
                 out,
                 result,
             };
+            // The scrape may have given up and taken the slots already (its deadline passed):
+            // then this result is simply dropped.
             if let Ok(mut slots) = self.slots.lock() {
-                slots[i] = Some(outcome);
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(outcome);
+                }
             }
             if self.completed.fetch_add(1, Ordering::AcqRel) + 1 == self.collectors.len() {
                 self.done.notify_one();
@@ -426,6 +442,46 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    struct Panicking;
+    impl Collector for Panicking {
+        fn update(&self, out: &mut Exposition) -> collector::CollectResult {
+            out.gauge("node_test_half", "Test.", &[], 1.0);
+            panic!("a collector bug");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_collector_fails_alone_and_does_not_hold_the_scrape() {
+        let cs: Vec<Named> = vec![("a", Arc::new(Fixed(7.0))), ("p", Arc::new(Panicking))];
+        let t0 = Instant::now();
+        let text = render(collect_all(cs, 1, Duration::from_secs(20)).await);
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the scrape waited for the deadline: {:?}",
+            t0.elapsed()
+        );
+        assert!(text.contains("node_test_value 7\n"), "{text}");
+        assert!(text.contains("node_scrape_collector_success{collector=\"a\"} 1\n"));
+        assert!(text.contains("node_scrape_collector_success{collector=\"p\"} 0\n"));
+    }
+
+    #[test]
+    fn a_worker_finishing_after_the_scrape_gave_up_does_not_panic() {
+        // As with a deadline of a nanosecond: the scrape has taken the slots before any
+        // worker hands its result over.
+        let shared = Arc::new(Shared {
+            collectors: vec![("a", Arc::new(Fixed(1.0)) as Arc<dyn Collector>)],
+            next: AtomicUsize::new(0),
+            slots: Mutex::new(vec![None]),
+            completed: AtomicUsize::new(0),
+            done: tokio::sync::Notify::new(),
+        });
+        drop(std::mem::take(&mut *shared.slots.lock().unwrap()));
+        let s = shared.clone();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || s.work()));
+        assert!(r.is_ok(), "the late worker panicked");
     }
 
     #[test]

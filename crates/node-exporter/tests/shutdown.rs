@@ -1,6 +1,6 @@
 //! SIGTERM ends the real binary within its 5 s grace period and one more second, with exit code
-//! 0, even with a collector stuck in the kernel (issue 19): a FIFO in the textfile directory, and
-//! a `statfs` on a hung mount. A second SIGTERM during the drain exits at once. Each test prints
+//! 0, even with a collector stuck in the kernel (issue 19): a FIFO where `/proc/loadavg` should
+//! be, and a `statfs` on a hung mount. A second SIGTERM during the drain exits at once. Each test prints
 //! its measured signal-to-exit time (`cargo test -p node-exporter --test shutdown -- --nocapture`).
 
 #![allow(clippy::unwrap_used)]
@@ -156,14 +156,16 @@ impl Exporter {
     }
 }
 
-/// A directory for the textfile collector with a good file and a FIFO, as a broken neighbour
-/// leaves one: opening the FIFO blocks until someone writes, which nobody does.
+/// A directory for the textfile collector with a good file, which is also the `--path.procfs`
+/// of a `loadavg` that is a FIFO: opening it blocks until someone writes, which nobody does.
+/// (The textfile collector itself no longer opens FIFOs, issue 13; `loadavg` reads its file as
+/// every `/proc` reader does, and a FIFO there stands for any read stuck in the kernel.)
 fn textfile_dir_with_fifo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ok.prom"), "test_ok 1\n").unwrap();
     let fifo = CString::new(
         dir.path()
-            .join("stuck.prom")
+            .join("loadavg")
             .into_os_string()
             .into_encoded_bytes(),
     )
@@ -180,27 +182,28 @@ fn with_fifo(dir: &Path) -> Command {
         "--collector.textfile",
         "--collector.loadavg",
     ])
-    .arg(format!("--collector.textfile.directory={}", dir.display()));
+    .arg(format!("--collector.textfile.directory={}", dir.display()))
+    .arg(format!("--path.procfs={}", dir.display()));
     cmd
 }
 
 #[test]
-fn sigterm_with_a_fifo_in_the_textfile_directory() {
+fn sigterm_with_a_collector_blocked_opening_a_fifo() {
     let dir = textfile_dir_with_fifo();
     let mut e = Exporter::start(with_fifo(dir.path()));
     // A few scrapes, each leaving a collector thread blocked opening the FIFO.
     for _ in 0..3 {
         let text = e.scrape(1.0);
         assert!(
-            text.contains("node_scrape_collector_success{collector=\"textfile\"} 0"),
+            text.contains("node_scrape_collector_success{collector=\"loadavg\"} 0"),
             "{text}"
         );
-        assert!(text.contains("node_load1 "), "{text}");
+        assert!(text.contains("test_ok 1"), "{text}");
     }
     e.scrape_in_flight();
     e.sigterm_and_expect_exit(
-        "FIFO in the textfile directory",
-        &["collector textfile=", "connections=1"],
+        "FIFO as /proc/loadavg",
+        &["collector loadavg=", "connections=1"],
     );
 }
 
@@ -225,7 +228,7 @@ fn second_sigterm_during_the_drain_exits_at_once() {
     assert_eq!(code, Some(0), "{log}");
     assert!(took < Duration::from_millis(500), "took {took:?}:\n{log}");
     assert!(
-        log.contains("second signal during the drain") && log.contains("collector textfile="),
+        log.contains("second signal during the drain") && log.contains("collector loadavg="),
         "{log}"
     );
 }

@@ -1,8 +1,14 @@
 //! `basic_auth_users`: bcrypt hashes checked at load, `Authorization: Basic` read as Go reads
-//! it, and a cache of verified pairs so a scrape every 15 s does not pay bcrypt each time.
+//! it, a cache of verified pairs so a scrape every 15 s does not pay bcrypt each time, and a
+//! cache of refused pairs so a client repeating a wrong password does not either.
+//!
+//! bcrypt runs on a thread of its own behind a short queue ([`BcryptPool`]), never on the
+//! runtime's blocking pool: there, 100 clients with wrong passwords took every blocking thread
+//! (each waiting its turn for bcrypt) and a scrape's collectors, which run on that pool, waited
+//! seconds behind them. When the queue is full a new, uncached pair is refused at once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 
 use base64::Engine as _;
 use hyper::header::{self, HeaderMap};
@@ -12,7 +18,11 @@ use hyper::header::{self, HeaderMap};
 pub(super) const DUMMY_HASH: &str = "$2b$10$hLXluntsILZDdZCVsZp6eOzgGPiaAV/xXX.uOpjA3h.S5Ogs5T9gC";
 
 /// Most distinct (user, password) pairs remembered as verified.
-const CACHE_SIZE: usize = 100;
+pub(super) const CACHE_SIZE: usize = 100;
+/// Most distinct pairs remembered as refused: more, as they are what a flood sends.
+pub(super) const REFUSED_CACHE_SIZE: usize = 1024;
+/// bcrypt checks waiting for the bcrypt thread at most; more are refused without one.
+const BCRYPT_QUEUE: usize = 32;
 
 pub(super) struct BasicAuth {
     /// user -> bcrypt hash.
@@ -20,10 +30,47 @@ pub(super) struct BasicAuth {
     /// HMAC-SHA256 of (user, hash, password) for the pairs bcrypt has accepted: a scrape every
     /// 15 s must not pay bcrypt each time, and no password is kept. The HMAC key is random per
     /// process, so the digests are no use for an offline guess elsewhere.
-    pub(super) cache: Mutex<HashSet<[u8; 32]>>,
+    cache: Mutex<HashSet<[u8; 32]>>,
+    /// The same for pairs bcrypt refused, kept apart so that a flood of wrong passwords cannot
+    /// push the right ones out.
+    refused: Mutex<HashSet<[u8; 32]>>,
     cache_key: ring::hmac::Key,
     /// One bcrypt at a time, as upstream: it is CPU-heavy by design.
     bcrypt_lock: Mutex<()>,
+    pool: BcryptPool,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One thread for bcrypt with a bounded queue in front of it. The thread ends when the
+/// configuration holding the pool is dropped.
+struct BcryptPool {
+    queue: Mutex<mpsc::SyncSender<Job>>,
+}
+
+impl BcryptPool {
+    fn start() -> Result<Self, String> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(BCRYPT_QUEUE);
+        std::thread::Builder::new()
+            .name("bcrypt".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })
+            .map_err(|e| format!("cannot start the bcrypt thread: {e}"))?;
+        Ok(Self {
+            queue: Mutex::new(tx),
+        })
+    }
+
+    /// Queues `job`; false when the queue is full.
+    fn try_run(&self, job: Job) -> bool {
+        match self.queue.lock() {
+            Ok(q) => q.try_send(job).is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 impl BasicAuth {
@@ -44,8 +91,10 @@ impl BasicAuth {
         Ok(Some(Self {
             users: map,
             cache: Mutex::new(HashSet::new()),
+            refused: Mutex::new(HashSet::new()),
             cache_key,
             bcrypt_lock: Mutex::new(()),
+            pool: BcryptPool::start()?,
         }))
     }
 
@@ -72,8 +121,60 @@ impl BasicAuth {
         out
     }
 
-    pub(super) fn is_cached(&self, key: &[u8; 32]) -> bool {
-        self.cache.lock().map(|c| c.contains(key)).unwrap_or(false)
+    /// What bcrypt said of this pair before, if it is still remembered.
+    pub(super) fn cached(&self, key: &[u8; 32]) -> Option<bool> {
+        if self.cache.lock().map(|c| c.contains(key)).unwrap_or(false) {
+            return Some(true);
+        }
+        if self
+            .refused
+            .lock()
+            .map(|c| c.contains(key))
+            .unwrap_or(false)
+        {
+            return Some(false);
+        }
+        None
+    }
+
+    /// Remembers bcrypt's answer for a pair, in a bounded set.
+    pub(super) fn remember(&self, key: [u8; 32], ok: bool) {
+        let (set, size) = if ok {
+            (&self.cache, CACHE_SIZE)
+        } else {
+            (&self.refused, REFUSED_CACHE_SIZE)
+        };
+        if let Ok(mut set) = set.lock() {
+            if set.len() >= size {
+                // Drop a tenth; which ones hardly matters (a dropped pair costs one bcrypt).
+                let drop: Vec<_> = set.iter().take(size / 10).copied().collect();
+                for k in drop {
+                    set.remove(&k);
+                }
+            }
+            set.insert(key);
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn cache_len(&self) -> usize {
+        self.cache.lock().map(|c| c.len()).unwrap_or(0)
+            + self.refused.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// [`BasicAuth::verify`] on the bcrypt thread; `None` when its queue is full.
+    pub(super) fn verify_queued(
+        self: &Arc<Self>,
+        user: Vec<u8>,
+        pass: Vec<u8>,
+        key: [u8; 32],
+    ) -> Option<tokio::sync::oneshot::Receiver<bool>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let auth = self.clone();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(auth.verify(&user, &pass, key));
+        });
+        self.pool.try_run(job).then_some(rx)
     }
 
     /// The slow path: bcrypt, then remember a success.
@@ -85,18 +186,7 @@ impl BasicAuth {
             bcrypt::verify(pass, hash).unwrap_or(false)
         };
         let ok = ok && known;
-        if ok {
-            if let Ok(mut cache) = self.cache.lock() {
-                if cache.len() >= CACHE_SIZE {
-                    // Drop a tenth; which ones hardly matters (a dropped pair costs one bcrypt).
-                    let drop: Vec<_> = cache.iter().take(CACHE_SIZE / 10).copied().collect();
-                    for k in drop {
-                        cache.remove(&k);
-                    }
-                }
-                cache.insert(key);
-            }
-        }
+        self.remember(key, ok);
         ok
     }
 }
@@ -127,7 +217,7 @@ pub(super) fn check_bcrypt_hash(hash: &str) -> Result<(), &'static str> {
 
 /// `Authorization: Basic base64(user:password)`, as Go's `Request.BasicAuth`: the scheme is
 /// case-insensitive, the password is everything after the first colon.
-pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(Vec<u8>, Vec<u8>)> {
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
     if value.len() < 6 || !value[..6].eq_ignore_ascii_case(b"basic ") {
         return None;

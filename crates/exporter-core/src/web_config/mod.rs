@@ -56,6 +56,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio_rustls::TlsAcceptor;
 
 use crate::cli::UsageError;
+pub(crate) use auth::basic_credentials;
 use schema::RawConfig;
 
 /// A loaded, validated web configuration.
@@ -144,11 +145,15 @@ impl WebConfig {
             return false;
         };
         let key = auth.cache_key(&user, &pass);
-        auth.is_cached(&key) || auth.verify(&user, &pass, key)
+        match auth.cached(&key) {
+            Some(ok) => ok,
+            None => auth.verify(&user, &pass, key),
+        }
     }
 
-    /// [`WebConfig::authorize`], with bcrypt (tens of milliseconds at cost 10) on tokio's
-    /// blocking pool so a stream of bad passwords cannot stall the server's event loop.
+    /// [`WebConfig::authorize`], with bcrypt (tens of milliseconds at cost 10) on a thread of
+    /// its own behind a short queue, so a stream of bad passwords can stall neither the event
+    /// loop nor the blocking pool the collectors use. A full queue refuses an uncached pair.
     pub async fn authorize_async(&self, headers: &HeaderMap) -> bool {
         let Some(auth) = &self.auth else {
             return true;
@@ -157,13 +162,16 @@ impl WebConfig {
             return false;
         };
         let key = auth.cache_key(&user, &pass);
-        if auth.is_cached(&key) {
-            return true;
+        if let Some(ok) = auth.cached(&key) {
+            return ok;
         }
-        let auth = auth.clone();
-        tokio::task::spawn_blocking(move || auth.verify(&user, &pass, key))
-            .await
-            .unwrap_or(false)
+        match auth.verify_queued(user, pass, key) {
+            Some(answer) => answer.await.unwrap_or(false),
+            None => {
+                tracing::debug!("bcrypt queue full, refusing uncached basic auth credentials");
+                false
+            }
+        }
     }
 
     /// Whether `rate_limit` lets one more request through now (always, when not configured).

@@ -466,7 +466,23 @@ fn basic_auth() {
 }
 
 #[test]
-fn only_successes_are_cached() {
+fn successes_are_cached() {
+    let c = parse(
+        &format!("basic_auth_users:\n  alice: {}\n", hash("secret")),
+        Path::new("."),
+    )
+    .unwrap();
+    let auth = c.auth.as_ref().unwrap();
+    assert!(c.authorize(&basic("alice", "secret")));
+    assert_eq!(auth.cache_len(), 1);
+    assert!(c.authorize(&basic("alice", "secret")));
+    assert_eq!(auth.cache_len(), 1);
+    // Keys differ by user, password and their boundary.
+    assert_ne!(auth.cache_key(b"ab", b"c"), auth.cache_key(b"a", b"bc"));
+}
+
+#[test]
+fn failures_are_cached_too_and_the_cache_is_bounded() {
     let c = parse(
         &format!("basic_auth_users:\n  alice: {}\n", hash("secret")),
         Path::new("."),
@@ -474,13 +490,60 @@ fn only_successes_are_cached() {
     .unwrap();
     let auth = c.auth.as_ref().unwrap();
     assert!(!c.authorize(&basic("alice", "nope")));
-    assert_eq!(auth.cache.lock().unwrap().len(), 0);
+    // The same wrong pair again is answered without bcrypt.
+    let key = auth.cache_key(b"alice", b"nope");
+    assert_eq!(auth.cached(&key), Some(false));
+    assert!(!c.authorize(&basic("alice", "nope")));
     assert!(c.authorize(&basic("alice", "secret")));
-    assert_eq!(auth.cache.lock().unwrap().len(), 1);
-    assert!(c.authorize(&basic("alice", "secret")));
-    assert_eq!(auth.cache.lock().unwrap().len(), 1);
-    // Keys differ by user, password and their boundary.
-    assert_ne!(auth.cache_key(b"ab", b"c"), auth.cache_key(b"a", b"bc"));
+    assert_eq!(
+        auth.cached(&auth.cache_key(b"alice", b"secret")),
+        Some(true)
+    );
+    for i in 0..3 * super::auth::REFUSED_CACHE_SIZE {
+        auth.remember(auth.cache_key(b"mallory", i.to_string().as_bytes()), false);
+    }
+    assert!(auth.cache_len() <= super::auth::CACHE_SIZE + super::auth::REFUSED_CACHE_SIZE);
+}
+
+/// 200 clients with wrong passwords must not take the blocking threads the collectors need:
+/// bcrypt has its own small pool with a bounded queue.
+#[test]
+fn a_flood_of_wrong_passwords_leaves_the_blocking_pool_free() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Cost 10, as people write them: tens of milliseconds each (far more in a debug build).
+    let slow = bcrypt::hash("secret", 10).unwrap();
+    let c = std::sync::Arc::new(
+        parse(
+            &format!("basic_auth_users:\n  alice: {slow}\n"),
+            Path::new("."),
+        )
+        .unwrap(),
+    );
+    rt.block_on(async {
+        for i in 0..200 {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let _ = c
+                    .authorize_async(&basic("alice", &format!("wrong{i}")))
+                    .await;
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // What a scrape's collector does: one small job on the blocking pool.
+        let t0 = std::time::Instant::now();
+        tokio::task::spawn_blocking(|| ()).await.unwrap();
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(2),
+            "a collector job waited {:?} behind bcrypt",
+            t0.elapsed()
+        );
+    });
+    rt.shutdown_background();
 }
 
 #[tokio::test]

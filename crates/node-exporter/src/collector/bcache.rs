@@ -58,7 +58,12 @@ pub fn dehumanize(s: &str) -> Option<f64> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
+    // Only an ASCII last character can be a digit or a unit, and only then is `s.len() - 1` a
+    // character boundary (found by the proc_sys fuzz target).
     let last = *s.as_bytes().last()?;
+    if !last.is_ascii() {
+        return None;
+    }
     let value = if last.is_ascii_digit() {
         s.parse::<f64>().ok()?
     } else {
@@ -327,6 +332,14 @@ impl Collector for Bcache {
 mod tests {
     use super::*;
     use crate::collector::testutil::{render, sys_at, write_file};
+
+    #[test]
+    fn a_non_ascii_last_character_is_no_number_not_a_panic() {
+        // From fuzz/corpus/proc_sys/bcache_non_ascii.
+        assert_eq!(dehumanize("1.5\u{e9}"), None);
+        assert_eq!(dehumanize("-\u{2028}"), None);
+        assert_eq!(dehumanize("1.5k"), Some(1524.0));
+    }
 
     #[test]
     fn dehumanizes_like_procfs() {

@@ -129,6 +129,11 @@ pub struct Backend {
 
 /// `C0A80016:0CEA` (IPv4 in hex) or `[2620:0000:...:0001]:0035` (IPv6), port in hex.
 fn parse_ip_port(s: &str) -> Result<(String, u16), String> {
+    // The offsets below are byte offsets: only ASCII input has its characters there (and
+    // slicing anything else could split a character, which panics).
+    if !s.is_ascii() {
+        return Err(format!("unexpected IP:Port {s:?}"));
+    }
     let ip = match s.len() {
         13 => {
             let v = u32::from_str_radix(&s[..8], 16).map_err(|e| format!("{s:?}: {e}"))?;
@@ -355,6 +360,21 @@ UDP  [2620:0000:0000:0000:0000:0000:0000:0001]:0035 rr
         assert_eq!(b[5].remote_address, "2620::2");
         assert_eq!(b[5].local_port, 53);
         assert!(parse_backends("TCP  XYZ wlc\n").is_err());
+    }
+
+    #[test]
+    fn non_ascii_addresses_are_errors_not_panics() {
+        // 13 and 46 bytes long, with a multi-byte character across the offsets sliced at.
+        let v4 = "C0A8001\u{e9}:0CE";
+        assert_eq!(v4.len(), 13);
+        assert!(parse_ip_port(v4).is_err());
+        assert!(parse_backends(&format!("TCP  {v4} wlc\n")).is_err());
+        let v6 = "[2620:0000:0000:0000:0000:0000:0000:000\u{e9}]:003";
+        assert_eq!(v6.len(), 46);
+        assert!(parse_ip_port(v6).is_err());
+        let v6 = "[2620:0000:0000:0000:0000:0000:0000:0001]:00\u{e9}";
+        assert_eq!(v6.len(), 46);
+        assert!(parse_ip_port(v6).is_err());
     }
 
     #[test]

@@ -186,13 +186,42 @@ fn collect_directories(directories: &[String]) -> Gathered {
     gathered
 }
 
+/// The most of one file read: a file larger than this is an error, not a scrape held up while
+/// it is read (textfiles are tens of kilobytes; the largest seen in the wild a few megabytes).
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Parses one file; its mtime (whole seconds) and families, sorted by name.
+///
+/// Only regular files (or symlinks to them) are read. Unlike node_exporter, which opens and
+/// reads whatever `*.prom` names: a FIFO there blocks the open until a writer comes, holding
+/// the collector past the scrape's deadline (and the good files' metrics with it), and a link
+/// to `/dev/zero` is read forever. The open is non-blocking so a FIFO cannot hold even that.
 fn process_file(path: &str) -> Result<(i64, Vec<Family>), String> {
-    let mut f = fs::File::open(path)
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
         .map_err(|e| format!("failed to open textfile data file {path:?}: {e}"))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| format!("failed to stat {path:?}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "textfile {path:?} is not a regular file ({:?}), skipping it",
+            meta.file_type()
+        ));
+    }
     let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
+    (&mut f)
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
         .map_err(|e| format!("failed to parse textfile data from {path:?}: {e}"))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "textfile {path:?} is larger than {MAX_FILE_BYTES} bytes, skipping it"
+        ));
+    }
     let families = parse_text(&buf)
         .map_err(|e| format!("failed to parse textfile data from {path:?}: {e}"))?;
     if families
@@ -445,6 +474,36 @@ mod tests {
     }
 
     const ERROR_HELP: &str = "# HELP node_textfile_scrape_error 1 if there was an error opening or reading a file, 0 otherwise\n# TYPE node_textfile_scrape_error gauge\n";
+
+    /// Runs `collect` on a thread of its own, so a test sees a hang as a failure, not forever.
+    fn collect_within(dirs: &[&str], limit: Duration) -> Option<String> {
+        let dirs: Vec<String> = dirs.iter().map(|s| s.to_string()).collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+            let _ = tx.send(collect(&dirs));
+        });
+        rx.recv_timeout(limit).ok()
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_is_an_error_and_the_good_files_still_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("tf");
+        write_prom(&dir, &[("good.prom", "good_value 1\n")]);
+        // A FIFO nobody writes to: opening it for reading blocks until a writer comes.
+        let fifo = std::ffi::CString::new(dir.join("fifo.prom").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        // A symlink to an endless device.
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.prom")).unwrap();
+        let text = collect_within(&[dir.to_str().unwrap()], Duration::from_secs(10))
+            .expect("the textfile collector hung on a FIFO or /dev/zero");
+        assert!(text.contains("good_value 1\n"), "{text}");
+        assert!(text.contains("node_textfile_scrape_error 1\n"), "{text}");
+        assert!(text.contains("good.prom"), "{text}");
+        assert!(!text.contains("fifo.prom\""), "{text}");
+    }
 
     #[test]
     fn no_directory_configured() {

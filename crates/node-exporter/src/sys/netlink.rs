@@ -52,7 +52,7 @@ pub fn dump_on(
     req.extend_from_slice(&(len as u32).to_ne_bytes());
     req.extend_from_slice(&msg_type.to_ne_bytes());
     req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    req.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+    req.extend_from_slice(&SEQ.to_ne_bytes()); // sequence number
     req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
     req.extend_from_slice(body);
     // SAFETY: zeroed sockaddr_nl addresses the kernel.
@@ -76,8 +76,20 @@ pub fn dump_on(
     // Dump replies come in datagrams of at most a page or so each; 64 KiB always holds one.
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        // SAFETY: buf is writable for its length.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        // SAFETY: zeroed sockaddr_nl, filled in by recvfrom.
+        let mut from: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        let mut from_len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+        // SAFETY: buf is writable for its length; from and from_len outlive the call.
+        let n = unsafe {
+            libc::recvfrom(
+                sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                (&mut from as *mut libc::sockaddr_nl).cast(),
+                &mut from_len,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -85,32 +97,8 @@ pub fn dump_on(
             }
             return Err(e);
         }
-        let mut rest = &buf[..n as usize];
-        while rest.len() >= NLMSG_HDRLEN {
-            let mlen = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-            if mlen < NLMSG_HDRLEN || mlen > rest.len() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "truncated netlink message",
-                ));
-            }
-            let payload = &rest[NLMSG_HDRLEN..mlen];
-            match kind {
-                NLMSG_DONE => return Ok(()),
-                NLMSG_ERROR => {
-                    let code = payload
-                        .get(..4)
-                        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                        .unwrap_or(0);
-                    if code == 0 {
-                        return Ok(());
-                    }
-                    return Err(io::Error::from_raw_os_error(-code));
-                }
-                _ => f(kind, payload),
-            }
-            rest = &rest[align(mlen).min(rest.len())..];
+        if read_datagram(&buf[..n as usize], from.nl_pid, SEQ, &mut f)? {
+            return Ok(());
         }
     }
 }
@@ -131,6 +119,60 @@ pub fn link_names() -> io::Result<std::collections::HashMap<i32, String>> {
         }
     })?;
     Ok(names)
+}
+
+/// The sequence number of our one request.
+const SEQ: u32 = 1;
+
+/// Hands the messages of one datagram from port `sender` to `f`; `Ok(true)` once the dump is
+/// over (`NLMSG_DONE`, or an `NLMSG_ERROR` of 0).
+///
+/// Only the kernel (port 0) answers a dump: any local process may send datagrams to our port,
+/// so those from another sender are dropped whole, as are messages answering another sequence
+/// number than our request's (they cannot end our dump or add to it).
+pub fn read_datagram(
+    datagram: &[u8],
+    sender: u32,
+    seq: u32,
+    f: &mut impl FnMut(u16, &[u8]),
+) -> io::Result<bool> {
+    if sender != 0 {
+        return Ok(false);
+    }
+    let mut rest = datagram;
+    while rest.len() >= NLMSG_HDRLEN {
+        let mlen = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+        if mlen < NLMSG_HDRLEN || mlen > rest.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "truncated netlink message",
+            ));
+        }
+        let payload = &rest[NLMSG_HDRLEN..mlen];
+        let msg_seq = u32::from_ne_bytes([rest[8], rest[9], rest[10], rest[11]]);
+        if msg_seq != seq {
+            rest = &rest[align(mlen).min(rest.len())..];
+            continue;
+        }
+        match kind {
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR => {
+                let code = payload
+                    .get(..4)
+                    .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                    .unwrap_or(0);
+                if code == 0 {
+                    return Ok(true);
+                }
+                // saturating: -i32::MIN overflows (found by the netlink fuzz target).
+                return Err(io::Error::from_raw_os_error(code.saturating_neg()));
+            }
+            _ => f(kind, payload),
+        }
+        rest = &rest[align(mlen).min(rest.len())..];
+    }
+    Ok(false)
 }
 
 fn align(n: usize) -> usize {
@@ -171,4 +213,55 @@ pub fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
     v.extend_from_slice(data);
     v.resize(align(len), 0);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = NLMSG_HDRLEN + payload.len();
+        let mut m = Vec::new();
+        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(align(len), 0);
+        m
+    }
+
+    #[test]
+    fn replies_from_another_process_or_another_request_are_ignored() {
+        let mut seen = Vec::new();
+        let mut f = |k: u16, p: &[u8]| seen.push((k, p.to_vec()));
+        // Another local process (port 4242) can send to our socket: not a kernel reply.
+        let mut spoof = message(RTM_NEWLINK, 7, b"evil");
+        spoof.extend(message(NLMSG_DONE, 7, &[0; 4]));
+        assert!(!read_datagram(&spoof, 4242, 7, &mut f).unwrap());
+        // From the kernel, but answering another sequence number.
+        let mut stale = message(RTM_NEWLINK, 6, b"old!");
+        stale.extend(message(NLMSG_DONE, 6, &[0; 4]));
+        assert!(!read_datagram(&stale, 0, 7, &mut f).unwrap());
+        // Ours.
+        let mut ours = message(RTM_NEWLINK, 7, b"good");
+        ours.extend(message(NLMSG_DONE, 7, &[0; 4]));
+        assert!(read_datagram(&ours, 0, 7, &mut f).unwrap());
+        assert_eq!(seen, vec![(RTM_NEWLINK, b"good".to_vec())]);
+    }
+
+    #[test]
+    fn an_error_code_of_i32_min_is_an_error_not_an_overflow() {
+        // fuzz/corpus/netlink/error_i32_min
+        let m = message(NLMSG_ERROR, 1, &i32::MIN.to_ne_bytes());
+        assert!(read_datagram(&m, 0, 1, &mut |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn truncated_messages_are_errors() {
+        let mut m = message(RTM_NEWLINK, 1, b"abcd");
+        m[0] = 200;
+        assert!(read_datagram(&m, 0, 1, &mut |_, _| {}).is_err());
+    }
 }
