@@ -66,7 +66,8 @@ API_NAMES = {
     13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups",
     17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
     22: "InitProducerId", 32: "DescribeConfigs", 36: "SaslAuthenticate", 42: "DeleteGroups",
-    47: "OffsetDelete", 60: "DescribeCluster", 71: "GetTelemetrySubscriptions",
+    47: "OffsetDelete", 60: "DescribeCluster",
+    68: "ConsumerGroupHeartbeat", 69: "ConsumerGroupDescribe", 71: "GetTelemetrySubscriptions",
     72: "PushTelemetry", 75: "DescribeTopicPartitions",
 }
 

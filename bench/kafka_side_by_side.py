@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 
+import kafka_bench
 from benchlib import free_port, percentile
 from kafka_bench import KAFKA_TOOLS, RUNNING, CountingProxy, Proc, api_name, cluster, stop_all
 
@@ -252,6 +253,7 @@ def measure(exporters, pc, a):
     lat = {e.tag: [] for e in exporters}
     fails = {e.tag: [] for e in exporters}
     rss = {e.tag: [] for e in exporters}
+    log = {e.tag: [] for e in exporters}
     stop = threading.Event()
 
     def scraper(exp, offset):
@@ -263,8 +265,14 @@ def measure(exporters, pc, a):
                 return
             if stop.wait(max(at - time.monotonic(), 0)):
                 return
-            (ok, seconds, _, err), conn = exp.scrape(a.timeout, conn)
+            started = time.time()
+            (ok, seconds, body, err), conn = exp.scrape(a.timeout, conn)
             lat[exp.tag].append(seconds)
+            # Each scrape, for the JSON: when, how long, and (ours) when the collection it
+            # served started and how long that took, to place a slow scrape against them.
+            log[exp.tag].append((started, seconds, err,
+                                 kafka_bench.sample(body, "kafka_exporter_last_collection_timestamp_seconds") if body else None,
+                                 kafka_bench.sample(body, "kafka_exporter_collection_duration_seconds") if body else None))
             if not ok:
                 fails[exp.tag].append(err)
             k += 1
@@ -315,6 +323,7 @@ def measure(exporters, pc, a):
             "requests_per_min_by_api": per_api,
             "alive": alive,
             "window_s": wall,
+            "scrape_log": log[e.tag],
         }
     return out
 
@@ -385,6 +394,11 @@ def print_run(title, tags, res, a, notes=()):
         per_min = 60.0 / a.refresh if t != "theirs" else res[t]["scrapes"] / (res[t]["window_s"] / 60.0)
         line += "%16s" % fmt(res[t]["requests_per_min"] / per_min if per_min else None)
     print(line)
+    slow = [(st, sec, ts, dur) for st, sec, _, ts, dur in res[ours]["scrape_log"] if sec > 0.1]
+    for st, sec, ts, dur in slow:
+        print("  ours: a %s ms scrape at %s; it served the collection that started %s s before it and took %s s"
+              % (fmt(sec * 1000.0), time.strftime("%H:%M:%S", time.localtime(st)),
+                 fmt(st - ts) if ts else "-", fmt(dur)))
     for t in tags:
         if res[t]["failed"] or res[t]["timed_out"]:
             print("  %s: failures %s" % (t, res[t]["fail_sample"]))
