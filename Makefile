@@ -88,8 +88,9 @@ down:
 bench-node: deps
 	scripts/bench-node.sh
 
-## kafka-exporter against Apache Kafka at 1,000 and 10,000 partitions (counting proxy in front of the
-## broker); e.g. make bench-kafka BENCH_KAFKA_ARGS="--sizes small --json out.json".
+## kafka-exporter beside kafka_exporter (KAFKA_EXPORTER_BIN; ours alone without it) on 3-node Apache
+## Kafka at 1,000 and 10,000 partitions, scraped as Prometheus does (counting proxies in front of the
+## brokers); smoke: BENCH_KAFKA_SIZES=200/20 BENCH_KAFKA_DURATION=30; see scripts/bench-kafka.sh.
 bench-kafka: deps
 	scripts/bench-kafka.sh $(BENCH_KAFKA_ARGS)
 

@@ -66,7 +66,8 @@ API_NAMES = {
     13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups",
     17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
     22: "InitProducerId", 32: "DescribeConfigs", 36: "SaslAuthenticate", 42: "DeleteGroups",
-    47: "OffsetDelete", 60: "DescribeCluster", 71: "GetTelemetrySubscriptions",
+    47: "OffsetDelete", 60: "DescribeCluster",
+    68: "ConsumerGroupHeartbeat", 69: "ConsumerGroupDescribe", 71: "GetTelemetrySubscriptions",
     72: "PushTelemetry", 75: "DescribeTopicPartitions",
 }
 
@@ -89,8 +90,12 @@ class CountingProxy:
     last byte is handed to the broker, `answered` when the last byte of its response arrives.
     """
 
-    def __init__(self, upstream_port):
+    def __init__(self, upstream_port, classify=None):
         self.upstream = upstream_port
+        # classify(accepted socket) -> a tag naming the client (e.g. which exporter), or None:
+        # requests are also counted per tag (sent_by), for several clients behind one proxy.
+        self.classify = classify
+        self.sent_by = collections.defaultdict(collections.Counter)
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -118,17 +123,23 @@ class CountingProxy:
                 continue
             for s in (client, upstream):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tag = None
+            if self.classify is not None:
+                try:
+                    tag = self.classify(client)
+                except OSError:
+                    pass
             with self.lock:
                 self.connections += 1
                 conn = self.connections
                 self.socks.update((client, upstream))
             pending = collections.deque()
-            threading.Thread(target=self._requests, args=(client, upstream, pending, conn),
+            threading.Thread(target=self._requests, args=(client, upstream, pending, conn, tag),
                              name="proxy-c2s-%d" % conn, daemon=True).start()
             threading.Thread(target=self._responses, args=(upstream, client, pending, conn),
                              name="proxy-s2c-%d" % conn, daemon=True).start()
 
-    def _requests(self, src, dst, pending, conn):
+    def _requests(self, src, dst, pending, conn, tag=None):
         hdr = bytearray()
         skip = 0
         current = None
@@ -158,6 +169,7 @@ class CountingProxy:
                         pending.append(current)
                         with self.lock:
                             self.sent[key] += 1
+                            self.sent_by[tag][key] += 1
                         skip = max(size - 8, 0)
                         if skip == 0:
                             done.append(current)
@@ -222,6 +234,11 @@ class CountingProxy:
         with self.lock:
             self.socks.discard(a)
             self.socks.discard(b)
+
+    def counters_by(self):
+        """{tag: Counter(api_key -> requests forwarded)}, a copy."""
+        with self.lock:
+            return {t: collections.Counter(c) for t, c in self.sent_by.items()}
 
     def counters(self):
         with self.lock:

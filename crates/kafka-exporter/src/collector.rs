@@ -41,10 +41,14 @@ impl Shared {
 
     fn set(&self, v: View) {
         let v = Arc::new(v);
-        match self.view.lock() {
-            Ok(mut g) => *g = v,
-            Err(p) => *p.into_inner() = v,
-        }
+        let old = match self.view.lock() {
+            Ok(mut g) => std::mem::replace(&mut *g, v),
+            Err(p) => std::mem::replace(&mut *p.into_inner(), v),
+        };
+        // Dropped here, not under the lock: the old view is usually the last owner of the
+        // previous snapshot, and freeing one of 10,000 partitions and 1,000 groups on a loaded
+        // machine can hold up a scrape waiting in `get` (one scrape of 2.0 s in bench-kafka).
+        drop(old);
     }
 }
 
