@@ -229,6 +229,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod wifi;
 pub mod xfrm;
 pub mod xfs;
 pub mod zfs;
@@ -310,6 +311,7 @@ collectors! {
     "uname" => uname, default true;
     "vmstat" => vmstat, default true;
     "watchdog" => watchdog, default true;
+    "wifi" => wifi, default false;
     "xfrm" => xfrm, default false;
     "xfs" => xfs, default true;
     "zfs" => zfs, default true;
