@@ -175,6 +175,7 @@ pub mod drbd;
 pub mod drm;
 pub mod edac;
 pub mod entropy;
+pub mod ethtool;
 pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
@@ -257,6 +258,7 @@ collectors! {
     "drm" => drm, default false;
     "edac" => edac, default true;
     "entropy" => entropy, default true;
+    "ethtool" => ethtool, default false;
     "fibrechannel" => fibrechannel, default true;
     "filefd" => filefd, default true;
     "filesystem" => filesystem, default true;
