@@ -203,6 +203,7 @@ pub mod nvme;
 pub mod nvmesubsystem;
 pub mod os;
 pub mod pcidevice;
+pub mod perf;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
@@ -286,6 +287,7 @@ collectors! {
     "nvmesubsystem" => nvmesubsystem, default false;
     "os" => os, default true;
     "pcidevice" => pcidevice, default false;
+    "perf" => perf, default false;
     "powersupplyclass" => powersupplyclass, default true;
     "pressure" => pressure, default true;
     "processes" => processes, default false;
