@@ -1,7 +1,8 @@
 //! A minimal netlink client: one dump request, its replies handed to a callback. The `netdev`
 //! (link statistics), `netclass` (link attributes), `arp` (neighbour table), `network_route`
 //! (routes) and `qdisc` (queueing disciplines) collectors use it on rtnetlink, `tcpstat` on
-//! sock_diag, `wifi` on generic netlink (nl80211). Callers match attributes with libc's `IFLA_*`/`RTA_*` constants.
+//! sock_diag, `wifi` on generic netlink (nl80211). Callers match attributes with libc's
+//! `IFLA_*`/`RTA_*` constants.
 //!
 //! Hand-written rather than on the `netlink-packet-*` crates: every caller needs one dump of
 //! fixed-layout headers and flat attributes, which is the hundred lines below; the crates would
