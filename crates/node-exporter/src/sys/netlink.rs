@@ -1,7 +1,8 @@
 //! A minimal netlink client: one dump request, its replies handed to a callback. The `netdev`
 //! (link statistics), `netclass` (link attributes), `arp` (neighbour table), `network_route`
 //! (routes) and `qdisc` (queueing disciplines) collectors use it on rtnetlink, `tcpstat` on
-//! sock_diag. Callers match attributes with libc's `IFLA_*`/`RTA_*` constants.
+//! sock_diag, `wifi` on generic netlink (nl80211). Callers match attributes with libc's
+//! `IFLA_*`/`RTA_*` constants.
 //!
 //! Hand-written rather than on the `netlink-packet-*` crates: every caller needs one dump of
 //! fixed-layout headers and flat attributes, which is the hundred lines below; the crates would
@@ -31,6 +32,27 @@ pub fn dump_on(
     protocol: i32,
     msg_type: u16,
     body: &[u8],
+    f: impl FnMut(u16, &[u8]),
+) -> io::Result<()> {
+    exchange(protocol, msg_type, NLM_F_DUMP, body, f)
+}
+
+/// One plain (non-dump) request, e.g. generic netlink's `CTRL_CMD_GETFAMILY`: `f` sees the
+/// single reply.
+pub fn request_on(
+    protocol: i32,
+    msg_type: u16,
+    body: &[u8],
+    f: impl FnMut(u16, &[u8]),
+) -> io::Result<()> {
+    exchange(protocol, msg_type, 0, body, f)
+}
+
+fn exchange(
+    protocol: i32,
+    msg_type: u16,
+    flags: u16,
+    body: &[u8],
     mut f: impl FnMut(u16, &[u8]),
 ) -> io::Result<()> {
     // SAFETY: plain socket(2); the fd is owned below.
@@ -51,7 +73,7 @@ pub fn dump_on(
     let mut req = Vec::with_capacity(len);
     req.extend_from_slice(&(len as u32).to_ne_bytes());
     req.extend_from_slice(&msg_type.to_ne_bytes());
-    req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    req.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
     req.extend_from_slice(&SEQ.to_ne_bytes()); // sequence number
     req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
     req.extend_from_slice(body);
@@ -97,7 +119,16 @@ pub fn dump_on(
             }
             return Err(e);
         }
-        if read_datagram(&buf[..n as usize], from.nl_pid, SEQ, &mut f)? {
+        // Without NLM_F_DUMP (and no NLM_F_ACK asked) the reply is one message.
+        let mut answered = false;
+        let mut g = |kind: u16, payload: &[u8]| {
+            answered = true;
+            f(kind, payload);
+        };
+        if read_datagram(&buf[..n as usize], from.nl_pid, SEQ, &mut g)? {
+            return Ok(());
+        }
+        if answered && flags & NLM_F_DUMP == 0 {
             return Ok(());
         }
     }
@@ -203,8 +234,7 @@ pub fn c_string(data: &[u8]) -> String {
     String::from_utf8_lossy(&data[..end]).into_owned()
 }
 
-/// Builds an attribute, for tests.
-#[cfg(test)]
+/// Builds an attribute (requests, and tests).
 pub fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
     let len = 4 + data.len();
     let mut v = Vec::with_capacity(align(len));
