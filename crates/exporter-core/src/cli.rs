@@ -40,7 +40,14 @@ pub struct WebArgs {
     pub max_requests: usize,
 
     /// Maximum number of open connections; more wait to be accepted. Use 0 to disable.
-    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    // The flag as the id: the sidecar's own `max_connections` (--proxy.max-connections) would
+    // clash with the field name.
+    #[arg(
+        id = "web.max-connections",
+        long = "web.max-connections",
+        default_value_t = 512,
+        value_name = "N"
+    )]
     pub max_connections: usize,
 
     /// Close a connection whose client takes no part of the response for this long.
