@@ -37,6 +37,15 @@ PIDS=()
 cleanup() {
   trap - EXIT INT TERM
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[$i]}" 2> /dev/null || true; done
+  # A Kafka client closing against a broker that is already gone can wait out its session
+  # timeout: whatever still runs after 10 s is killed.
+  for _ in $(seq 100); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2> /dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
   rm -rf "$TMP"
   echo "run-local: stopped"
