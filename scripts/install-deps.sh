@@ -12,20 +12,10 @@
 set -euo pipefail
 
 packages=(prometheus prometheus-node-exporter curl strace prometheus-alertmanager docker-compose yamllint jq python3-yaml)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-  SUDO=sudo
-fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+. "$(dirname "$0")/lib/apt.sh"
+apt_missing "${packages[@]}"
+[ ${#MISSING[@]} -eq 0 ] && exit 0
+apt_install install-deps "${MISSING[@]}"
 # Debian starts the packaged daemons; the tests start their own copies on free ports, and the
 # packaged services would hold :9090, :9093 and :9100, which `make run` wants.
 for svc in prometheus prometheus-node-exporter prometheus-alertmanager; do

@@ -10,22 +10,12 @@
 set -euo pipefail
 
 packages=(krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-krb5: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-  SUDO=sudo
-fi
-echo "install-krb5: installing ${missing[*]}" >&2
-$SUDO apt-get update -qq
+. "$(dirname "$0")/lib/apt.sh"
+apt_missing "${packages[@]}"
+[ ${#MISSING[@]} -eq 0 ] && exit 0
 # krb5-config asks for a default realm; noninteractive leaves /etc/krb5.conf without one,
 # which is fine: the test never reads /etc/krb5.conf (KRB5_CONFIG points at its own).
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install install-krb5 "${MISSING[@]}"
 for svc in krb5-kdc krb5-admin-server; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
