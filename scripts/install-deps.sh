@@ -12,6 +12,7 @@
 set -euo pipefail
 
 packages=(prometheus prometheus-node-exporter curl strace prometheus-alertmanager docker-compose yamllint jq python3-yaml)
+# shellcheck source=lib/apt.sh
 . "$(dirname "$0")/lib/apt.sh"
 apt_missing "${packages[@]}"
 [ ${#MISSING[@]} -eq 0 ] && exit 0

@@ -10,6 +10,7 @@
 set -euo pipefail
 
 packages=(krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2)
+# shellcheck source=lib/apt.sh
 . "$(dirname "$0")/lib/apt.sh"
 apt_missing "${packages[@]}"
 [ ${#MISSING[@]} -eq 0 ] && exit 0

@@ -8,6 +8,7 @@
 set -euo pipefail
 
 packages=(dbus supervisor chrony)
+# shellcheck source=lib/apt.sh
 . "$(dirname "$0")/lib/apt.sh"
 apt_missing "${packages[@]}"
 [ ${#MISSING[@]} -eq 0 ] && exit 0

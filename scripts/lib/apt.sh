@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the install scripts: Debian packages, each installed once.
 #
 #   apt_missing PACKAGE...             sets MISSING to those not installed yet
