@@ -5,14 +5,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use exporter_core::cli::WebArgs;
-use exporter_core::server::{self, App, Landing, ScrapeFuture, ScrapeRequest, Settings};
+use exporter_core::server::{App, ScrapeFuture, ScrapeRequest, Settings};
 use exporter_core::Exposition;
+
+mod common;
+use common::{Server, LANDING};
 
 #[derive(Parser)]
 #[command(name = "t")]
@@ -45,60 +48,12 @@ impl App for TestApp {
     }
 }
 
-/// A server on its own thread and runtime; stopped and joined on drop.
-struct Server {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn serve(flags: &[&str]) -> Server {
     let argv = std::iter::once("t").chain(flags.iter().copied());
     let (cli, _) = exporter_core::cli::parse::<Cli, _>(argv, "127.0.0.1:0", |c| c).unwrap();
-    let landing = Landing {
-        name: "test",
-        description: "test",
-        version: "0",
-    };
-    let mut settings = Settings::from_args(&cli.web, landing).unwrap();
+    let mut settings = Settings::from_args(&cli.web, LANDING).unwrap();
     settings.shutdown_grace = Duration::from_millis(200);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(server::serve(
-            vec![listener],
-            settings,
-            Arc::new(TestApp),
-            exporter_core::Busy::new(),
-            async {
-                let _ = rx.await;
-            },
-        ))
-        .unwrap();
-        rt.shutdown_timeout(Duration::from_millis(200));
-    });
-    Server {
-        port,
-        stop: Some(tx),
-        thread: Some(thread),
-    }
+    common::serve(settings, Arc::new(TestApp), 2)
 }
 
 fn connect(port: u16) -> TcpStream {

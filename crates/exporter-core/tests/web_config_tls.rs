@@ -6,15 +6,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use exporter_core::cli::WebArgs;
-use exporter_core::server::{self, App, Landing, ScrapeFuture, ScrapeRequest, Settings};
+use exporter_core::server::{App, ScrapeFuture, ScrapeRequest, Settings};
 use exporter_core::Exposition;
+
+mod common;
+use common::{Server, LANDING};
 
 struct TestApp;
 
@@ -25,24 +27,6 @@ impl App for TestApp {
             e.gauge("test_up", "Always 1.", &[], 1.0);
             Ok(e.into())
         })
-    }
-}
-
-/// A server running on its own thread; stopped and joined on drop.
-struct Server {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -57,36 +41,8 @@ fn serve_with(config: &Path) -> Server {
         config_file: Some(config.to_path_buf()),
         systemd_socket: false,
     };
-    let landing = Landing {
-        name: "test",
-        description: "test",
-        version: "0",
-    };
-    let settings = Settings::from_args(&args, landing).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(server::serve(
-            vec![listener],
-            settings,
-            Arc::new(TestApp),
-            exporter_core::Busy::new(),
-            async {
-                let _ = rx.await;
-            },
-        ))
-        .unwrap();
-    });
-    Server {
-        port,
-        stop: Some(tx),
-        thread: Some(thread),
-    }
+    let settings = Settings::from_args(&args, LANDING).unwrap();
+    common::serve(settings, Arc::new(TestApp), 0)
 }
 
 /// curl's HTTP status ("000" when the TLS handshake or the connection failed).
