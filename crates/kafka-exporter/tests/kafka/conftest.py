@@ -196,6 +196,15 @@ class Exporter:
             body, status = e.read(), e.code
         return status, body.decode("utf-8", "replace"), time.monotonic() - t0
 
+    def everything_served(self):
+        """All the exporter says, where a secret must never show: its log (not the harness's
+        "$ argv" line at its top) and every page it serves, plain and gzipped."""
+        out = [l for l in self.log().splitlines() if not l.startswith("$ ")]
+        for path in ("/metrics", "/", "/healthz"):
+            for gzipped in (False, True):
+                out.append(self.get(path, gzipped=gzipped)[1])
+        return "\n".join(out)
+
     def scrape(self, timeout=5.0):
         """The parsed /metrics (an AssertionError if it is not 200)."""
         self.assert_alive()

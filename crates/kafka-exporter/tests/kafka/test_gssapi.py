@@ -71,13 +71,6 @@ def assert_reports_cluster(e):
     return m
 
 
-def everything_served(e):
-    out = [e.log()]
-    for path in ("/metrics", "/", "/healthz"):
-        out.append(e.get(path)[1])
-    return "\n".join(out)
-
-
 @pytest.mark.parametrize("auth", ["keytabAuth", "userAuth"])
 def test_gssapi_authenticates_and_collects(kerberos, start_exporter, auth):
     kdc, c, keytab = kerberos
@@ -91,7 +84,7 @@ def test_gssapi_authenticates_and_collects(kerberos, start_exporter, auth):
     e = start_exporter(c.gssapi_bootstrap, *gssapi_args(kdc, *extra), env=env)
     e.wait_collected(timeout=40)
     wait_until(lambda: assert_reports_cluster(e), 20)
-    assert PASSWORD not in everything_served(e)
+    assert PASSWORD not in e.everything_served()
 
 
 @pytest.mark.parametrize("fault", ["wrong password", "missing keytab"])
@@ -122,7 +115,7 @@ def test_gssapi_refused(kerberos, start_exporter, tmp_path, fault):
     m = e.scrape().samples
     assert series(m, "kafka_up") == 0
     assert series(m, "kafka_brokers") is None
-    served = everything_served(e)
+    served = e.everything_served()
     assert WRONG not in served and PASSWORD not in served
 
 

@@ -159,14 +159,6 @@ def oauth_args(idp, client_id=CLIENT_ID, secret=SECRET, scopes="kafka,metrics"):
             "--sasl.oauthbearer-scopes=" + scopes]
 
 
-def everything_served(e):
-    """The exporter's log and pages (not the harness's "$ argv" line at the top of the log)."""
-    out = [l for l in e.log().splitlines() if not l.startswith("$ ")]
-    for path in ("/metrics", "/", "/healthz"):
-        out.append(e.get(path)[1])
-    return "\n".join(out)
-
-
 def assert_collected(e):
     m = e.scrape().samples
     assert series(m, "kafka_up") == 1, "kafka_up %s" % series(m, "kafka_up")
@@ -207,7 +199,7 @@ def test_oauthbearer_collects(cluster, idp, start_exporter):
     issued = idp.issued_to(CLIENT_ID)[before:]
     assert issued, "no token was asked for"
     assert issued[0][2] == "kafka metrics", "scopes sent: %r" % issued[0][2]
-    assert SECRET not in everything_served(e)
+    assert SECRET not in e.everything_served()
 
 
 def test_token_endpoint_from_the_environment(cluster, idp, start_exporter):
@@ -249,14 +241,14 @@ def test_tokens_are_renewed_without_a_gap(cluster, idp, start_exporter):
     assert last_success > 0
     # 48 s with 15 s tokens renewed with 10 s to spare: at least 4 new ones.
     assert renewals >= 3, "only %d tokens fetched in %d s" % (renewals, 3 * TOKEN_SECONDS)
-    assert SECRET not in everything_served(e)
+    assert SECRET not in e.everything_served()
 
 
 def test_wrong_secret(cluster, idp, start_exporter):
     e = start_exporter(cluster.oauth_bootstrap, *oauth_args(idp, secret="Wr0ng-idp-secret"))
     line = refused(e, "invalid_client")
     assert "token endpoint refused" in line, line
-    served = everything_served(e)
+    served = e.everything_served()
     assert "Wr0ng-idp-secret" not in served and SECRET not in served
 
 
@@ -299,4 +291,4 @@ def test_awsiam_token_reaches_the_broker(cluster, start_exporter, tmp_path, monk
                        env=aws_env(tmp_path, monkeypatch, AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
                                    AWS_SECRET_ACCESS_KEY=secret))
     refused(e, "SASL authentication failed")
-    assert secret not in everything_served(e)
+    assert secret not in e.everything_served()

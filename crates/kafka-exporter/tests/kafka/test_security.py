@@ -62,23 +62,13 @@ def assert_serves_truth(e, bootstrap, conf):
     return m
 
 
-def everything_served(e):
-    """All the exporter says: its log, and every page it serves."""
-    out = [e.log()]
-    for path in ("/metrics", "/", "/healthz"):
-        for gzipped in (False, True):
-            _, body, _ = e.get(path, gzipped=gzipped)
-            out.append(body)
-    return "\n".join(out)
-
-
 @pytest.mark.parametrize("mechanism", sorted(MECHANISMS))
 def test_sasl_right_credentials_collect(cluster, start_exporter, mechanism):
     e = start_exporter(cluster.sasl_bootstrap, "--sasl.enabled", "--sasl.mechanism=" + mechanism,
                        "--sasl.username=" + USER, "--sasl.password=" + PASSWORD)
     e.wait_collected()
     wait_until(lambda: assert_serves_truth(e, cluster.sasl_bootstrap, sasl_conf(mechanism)), 20)
-    assert PASSWORD not in everything_served(e)
+    assert PASSWORD not in e.everything_served()
 
 
 def test_sasl_password_from_the_environment(cluster, start_exporter):
@@ -87,7 +77,7 @@ def test_sasl_password_from_the_environment(cluster, start_exporter):
                        "--sasl.username=" + USER, env={"SASL_USER_PASSWORD": PASSWORD})
     e.wait_collected()
     wait_until(lambda: assert_serves_truth(e, cluster.sasl_bootstrap, sasl_conf("scram-sha512")), 20)
-    assert PASSWORD not in everything_served(e)
+    assert PASSWORD not in e.everything_served()
 
 
 @pytest.mark.parametrize("via", ["flag", "env"])
@@ -116,7 +106,7 @@ def test_sasl_wrong_password(cluster, start_exporter, via):
     m = e.scrape().samples
     assert series(m, "kafka_up") == 0
     assert series(m, "kafka_brokers") is None, "a failed login must not produce cluster series"
-    served = everything_served(e)
+    served = e.everything_served()
     assert WRONG not in served, "the password appears in the exporter's output"
     assert PASSWORD not in served
 
