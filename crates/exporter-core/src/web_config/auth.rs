@@ -35,8 +35,7 @@ pub(super) struct BasicAuth {
     /// push the right ones out.
     refused: Mutex<HashSet<[u8; 32]>>,
     cache_key: ring::hmac::Key,
-    /// One bcrypt at a time, as upstream: it is CPU-heavy by design.
-    bcrypt_lock: Mutex<()>,
+    /// The one thread bcrypt runs on: one at a time, as upstream (it is CPU-heavy by design).
     pool: BcryptPool,
 }
 
@@ -93,7 +92,6 @@ impl BasicAuth {
             cache: Mutex::new(HashSet::new()),
             refused: Mutex::new(HashSet::new()),
             cache_key,
-            bcrypt_lock: Mutex::new(()),
             pool: BcryptPool::start()?,
         }))
     }
@@ -177,15 +175,11 @@ impl BasicAuth {
         self.pool.try_run(job).then_some(rx)
     }
 
-    /// The slow path: bcrypt, then remember a success.
+    /// The slow path: bcrypt, then remember the answer.
     pub(super) fn verify(&self, user: &[u8], pass: &[u8], key: [u8; 32]) -> bool {
         let (hash, known) = self.hash_for(user);
-        let ok = {
-            let _one = self.bcrypt_lock.lock();
-            // bcrypt's own comparison of the digests is constant-time.
-            bcrypt::verify(pass, hash).unwrap_or(false)
-        };
-        let ok = ok && known;
+        // bcrypt's own comparison of the digests is constant-time.
+        let ok = bcrypt::verify(pass, hash).unwrap_or(false) && known;
         self.remember(key, ok);
         ok
     }
