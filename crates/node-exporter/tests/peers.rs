@@ -216,11 +216,12 @@ fn supervisord_against_supervisord() {
         "--collector.supervisord".into(),
         format!("--collector.supervisord.url=http://127.0.0.1:{port}/RPC2"),
     ]);
-    // Bounded wait until supervisord answers with both programs settled.
+    // Bounded wait until supervisord answers with both programs settled: the sleeper RUNNING
+    // (20), not still STARTING (10), which also counts as up.
     let mut last = String::new();
     let settled = wait_until("supervisord programs", Duration::from_secs(20), || {
         last = ne.scrape("/metrics");
-        last.contains("node_supervisord_up{group=\"sleeper\",name=\"sleeper\"} 1")
+        last.contains("node_supervisord_state{group=\"sleeper\",name=\"sleeper\"} 20")
             && last.contains("node_supervisord_exit_status{group=\"failer\",name=\"failer\"} 3")
     });
     if let Err(e) = settled {
